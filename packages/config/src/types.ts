@@ -1,0 +1,167 @@
+/**
+ * The resolved, validated, frozen configuration mtedge runs on. Key names follow telemt's
+ * config.toml (shared/spec/reference/telemt-CONFIG_PARAMS.en.md) so a telemt file maps 1:1.
+ * Every field here is filled (defaults applied); optional ones are `undefined` when unset.
+ */
+export type LogLevel = 'debug' | 'verbose' | 'normal' | 'silent' | 'info' | 'warn' | 'error';
+
+export interface ModesConfig {
+  readonly classic: boolean;
+  readonly secure: boolean;
+  readonly tls: boolean;
+}
+
+export interface LinksConfig {
+  /** '*' = every user, or an explicit list of usernames. */
+  readonly show: '*' | readonly string[];
+  readonly public_host: string | undefined;
+  readonly public_port: number | undefined;
+}
+
+export interface GeneralConfig {
+  readonly modes: ModesConfig;
+  readonly links: LinksConfig;
+  readonly ad_tag: string | undefined;
+  readonly use_middle_proxy: boolean;
+  readonly log_level: LogLevel;
+  readonly me2dc_fallback: boolean;
+  readonly fast_mode: boolean;
+  /** Seconds, to connect to a DC. telemt: general.tg_connect (legacy: timeouts.tg_connect). */
+  readonly tg_connect: number;
+  readonly config_strict: boolean;
+  readonly quota_state_path: string;
+  readonly data_path: string | undefined;
+  /** mtedge: worker threads; 0 = one per available core. */
+  readonly workers: number;
+}
+
+export interface ListenerConfig {
+  readonly ip: string;
+  readonly port: number;
+  readonly announce: string | undefined;
+  readonly announce_ip: string | undefined;
+  readonly proxy_protocol: boolean | undefined;
+}
+
+export interface ApiConfig {
+  readonly enabled: boolean;
+  readonly listen: string;
+  readonly whitelist: readonly string[];
+  readonly auth_header: string;
+  readonly request_body_limit_bytes: number;
+  readonly minimal_runtime_enabled: boolean;
+  readonly minimal_runtime_cache_ttl_ms: number;
+  readonly runtime_edge_enabled: boolean;
+  readonly runtime_edge_cache_ttl_ms: number;
+  readonly runtime_edge_top_n: number;
+  readonly runtime_edge_events_capacity: number;
+  readonly read_only: boolean;
+}
+
+export interface ServerConfig {
+  readonly port: number;
+  readonly listen_addr_ipv4: string | undefined;
+  readonly listen_addr_ipv6: string | undefined;
+  /** Resolved: explicit [[server.listeners]], else derived from listen_addr_ipv4/ipv6. */
+  readonly listeners: readonly ListenerConfig[];
+  readonly listen_backlog: number;
+  readonly proxy_protocol: boolean;
+  readonly proxy_protocol_header_timeout_ms: number;
+  readonly proxy_protocol_trusted_cidrs: readonly string[];
+  /** 0 = unlimited. */
+  readonly max_connections: number;
+  readonly api: ApiConfig;
+}
+
+export interface TimeoutsConfig {
+  /** Seconds for the whole client handshake. */
+  readonly client_handshake: number;
+  readonly client_first_byte_idle_secs: number;
+  readonly client_keepalive: number;
+  readonly client_ack: number;
+  readonly relay_client_idle_hard_secs: number;
+}
+
+export type UnknownSniAction = 'drop' | 'mask' | 'accept' | 'reject_handshake';
+
+export interface CensorshipConfig {
+  readonly tls_domain: string;
+  readonly tls_domains: readonly string[];
+  readonly unknown_sni_action: UnknownSniAction;
+  readonly mask: boolean;
+  /** Defaults to tls_domain when unset. */
+  readonly mask_host: string;
+  readonly mask_port: number;
+  readonly fake_cert_len: number;
+  readonly tls_emulation: boolean;
+  readonly mask_relay_max_bytes: number;
+  readonly mask_relay_timeout_ms: number;
+  readonly mask_relay_idle_timeout_ms: number;
+}
+
+export type UniqueIpsMode = 'active_window' | 'time_window' | 'combined';
+
+export interface RateLimitBps {
+  readonly up_bps: number | undefined;
+  readonly down_bps: number | undefined;
+}
+
+export interface AccessConfig {
+  /** username -> 32 hex chars. */
+  readonly users: Readonly<Record<string, string>>;
+  readonly user_enabled: Readonly<Record<string, boolean>>;
+  readonly user_ad_tags: Readonly<Record<string, string>>;
+  readonly user_max_tcp_conns: Readonly<Record<string, number>>;
+  readonly user_max_tcp_conns_global_each: number;
+  /** RFC 3339 strings as written in the file. */
+  readonly user_expirations: Readonly<Record<string, string>>;
+  readonly user_data_quota: Readonly<Record<string, number>>;
+  readonly user_max_unique_ips: Readonly<Record<string, number>>;
+  readonly user_max_unique_ips_global_each: number;
+  readonly user_max_unique_ips_mode: UniqueIpsMode;
+  readonly user_max_unique_ips_window_secs: number;
+  readonly user_source_deny: Readonly<Record<string, readonly string[]>>;
+  readonly user_rate_limits: Readonly<Record<string, RateLimitBps>>;
+  readonly replay_check_len: number;
+  readonly replay_window_secs: number;
+  readonly ignore_time_skew: boolean;
+}
+
+export interface NetworkConfig {
+  readonly ipv4: boolean;
+  readonly ipv6: boolean | undefined;
+  readonly prefer: 4 | 6;
+  readonly stun_use: boolean;
+  readonly stun_servers: readonly string[];
+}
+
+export interface EdgeConfig {
+  readonly general: GeneralConfig;
+  readonly network: NetworkConfig;
+  readonly server: ServerConfig;
+  readonly timeouts: TimeoutsConfig;
+  readonly censorship: CensorshipConfig;
+  readonly access: AccessConfig;
+  /** DC index (as written, e.g. "2", "-2", "203") -> one or more "ip:port". */
+  readonly dc_overrides: Readonly<Record<string, readonly string[]>>;
+  readonly default_dc: number | undefined;
+}
+
+/** A loaded file: its bytes' revision, its text and what it resolves to. */
+export interface ConfigSnapshot {
+  readonly path: string;
+  readonly text: string;
+  /** SHA-256 hex of the file's bytes. */
+  readonly revision: string;
+  readonly config: EdgeConfig;
+  /** The parsed TOML document before defaults (for GET /v1/config and splicing). */
+  readonly raw: Readonly<Record<string, unknown>>;
+  readonly warnings: readonly ConfigWarning[];
+}
+
+export interface ConfigWarning {
+  readonly code: string;
+  /** Dotted key path, e.g. "censorship.mask_proxy_protocol". */
+  readonly key: string;
+  readonly message: string;
+}

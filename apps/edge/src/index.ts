@@ -1,1 +1,2 @@
-export {};
+export { Supervisor, MTEDGE_VERSION } from './supervisor/supervisor.js';
+export type { SupervisorOptions } from './supervisor/supervisor.js';

@@ -33,6 +33,16 @@ export interface GeneralConfig {
   readonly data_path: string | undefined;
   /** mtedge: worker threads; 0 = one per available core. */
   readonly workers: number;
+  /** Seconds between ME config/secret refreshes (legacy: min of proxy_*_auto_reload_secs). */
+  readonly update_every: number;
+  readonly proxy_secret_path: string;
+  readonly proxy_secret_url: string;
+  readonly proxy_config_v4_cache_path: string;
+  readonly proxy_config_v4_url: string;
+  readonly proxy_config_v6_cache_path: string;
+  readonly proxy_config_v6_url: string;
+  /** Public IP to use in the ME key derivation when behind NAT. */
+  readonly middle_proxy_nat_ip: string | undefined;
 }
 
 export interface ListenerConfig {
@@ -71,6 +81,10 @@ export interface ServerConfig {
   /** 0 = unlimited. */
   readonly max_connections: number;
   readonly api: ApiConfig;
+  readonly metrics_port: number | undefined;
+  /** "IP:PORT"; wins over metrics_port when set. */
+  readonly metrics_listen: string | undefined;
+  readonly metrics_whitelist: readonly string[];
 }
 
 export interface TimeoutsConfig {
@@ -92,6 +106,8 @@ export interface CensorshipConfig {
   /** Defaults to tls_domain when unset. */
   readonly mask_host: string;
   readonly mask_port: number;
+  /** PROXY protocol header sent to the mask host: 0 off, 1 v1 text, 2 v2 binary. */
+  readonly mask_proxy_protocol: 0 | 1 | 2;
   readonly fake_cert_len: number;
   readonly tls_emulation: boolean;
   readonly mask_relay_max_bytes: number;

@@ -1,1 +1,9 @@
-export {};
+export * from './errors.js';
+export * from './hex.js';
+export * from './ip.js';
+export * from './secrets.js';
+export * from './links.js';
+export * from './obfuscated2.js';
+export * from './faketls.js';
+export * from './framing.js';
+export * from './proxy-protocol.js';

@@ -19,6 +19,7 @@ export type UniqueIpMode = 'active_window' | 'time_window' | 'combined';
 export class WorkerStats {
   /** This worker's counter stripe; index with the slots in `C`. */
   readonly counters: Float64Array;
+  private readonly allCounters: Float64Array;
   private readonly octets: Float64Array;
   private readonly allOctets: Float64Array;
   private readonly userBase: Float64Array;
@@ -41,6 +42,7 @@ export class WorkerStats {
     this.workers = maxWorkers;
     this.userCapacity = userCapacity;
     this.counters = new Float64Array(bufs.counters, 8 * workerIndex * COUNTER_COUNT, COUNTER_COUNT);
+    this.allCounters = new Float64Array(bufs.counters);
     this.octets = new Float64Array(bufs.userOctets, 8 * workerIndex * userCapacity * 2, userCapacity * 2);
     this.allOctets = new Float64Array(bufs.userOctets);
     this.userBase = new Float64Array(bufs.userBase);
@@ -58,6 +60,13 @@ export class WorkerStats {
 
   inc(counter: number): void {
     this.counters[counter] = this.counters[counter]! + 1;
+  }
+
+  /** A counter summed over every worker's stripe (e.g. the live connection gauge). */
+  total(counter: number): number {
+    let sum = 0;
+    for (let w = 0, p = counter; w < this.workers; w++, p += COUNTER_COUNT) sum += this.allCounters[p]!;
+    return sum;
   }
 
   addUserOctets(slot: number, fromClient: number, toClient: number): void {

@@ -1,0 +1,415 @@
+/**
+ * The main thread: owns config.toml and its revision, the shared stats, the listening sockets,
+ * the workers and the Control API; implements the ControlPlane the API talks to.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import os from 'node:os';
+import { basename, dirname, resolve } from 'node:path';
+import type { ApiEventRecord, ControlPlane, EventsView, ReloadOutcome, RuntimeState, StartupComponent } from '@mtedge/api';
+import { loadConfigFile, parseConfigText, writeFileAtomic, type ConfigSnapshot, type EdgeConfig } from '@mtedge/config';
+import { buildWorkerSettings, type WorkerSettings } from '@mtedge/dataplane';
+import { nativeSockets, type NativeSockets } from '@mtedge/native';
+import { StatsReader, createSharedStats, replayGeometry, type CountersSnapshot, type UserRuntimeSnapshot } from '@mtedge/stats';
+import type { Logger } from '../shared/logger.js';
+import { EventsRing } from './events-ring.js';
+import { resolveLinkHosts } from './link-hosts.js';
+import { readQuotaState, writeQuotaState, type QuotaState } from './quota-state.js';
+import { UserSlots } from './user-slots.js';
+import { WorkerPool, type ListenSocket } from './worker-pool.js';
+
+export const MTEDGE_VERSION = '0.1.0';
+
+/** Fields only a restart applies: the sockets and threads are made once. */
+const PROCESS_FIELDS: readonly [string, (c: EdgeConfig) => unknown][] = [
+  ['server.port', (c) => c.server.port],
+  ['server.listeners', (c) => c.server.listeners],
+  ['server.listen_backlog', (c) => c.server.listen_backlog],
+  ['server.api.listen', (c) => c.server.api.listen],
+  ['server.api.enabled', (c) => c.server.api.enabled],
+  ['general.workers', (c) => c.general.workers],
+];
+
+interface Component {
+  id: string;
+  title: string;
+  status: StartupComponent['status'];
+  started?: number;
+  finished?: number;
+  details?: string;
+}
+
+export interface SupervisorOptions {
+  readonly configPath: string;
+  readonly logger: Logger;
+  readonly engine: string;
+  readonly startApi: (cp: ControlPlane, host: string, port: number) => Promise<{ port: number; close(): void }>;
+}
+
+export class Supervisor implements ControlPlane {
+  readonly version = MTEDGE_VERSION;
+  readonly engine: string;
+  private snapshot!: ConfigSnapshot;
+  private settings!: WorkerSettings;
+  private readonly startedAt = Date.now();
+  private readyAt: number | undefined;
+  private reloadCount = 0;
+  private lastReloadSec: number | undefined;
+  private pool: WorkerPool | undefined;
+  private reader!: StatsReader;
+  private slots!: UserSlots;
+  private ring = new EventsRing(256);
+  private native: NativeSockets | undefined;
+  private listenSockets: ListenSocket[] = [];
+  private api: { port: number; close(): void } | undefined;
+  private watcher: FSWatcher | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private quota: QuotaState = {};
+  private quotaTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private applying: Promise<unknown> = Promise.resolve();
+  private readonly components: Component[] = [
+    { id: 'config_load', title: 'Load and validate config.toml', status: 'pending' },
+    { id: 'shared_stats', title: 'Allocate shared counters', status: 'pending' },
+    { id: 'listeners', title: 'Bind client listeners', status: 'pending' },
+    { id: 'workers', title: 'Start data-plane workers', status: 'pending' },
+    { id: 'api', title: 'Start Control API', status: 'pending' },
+  ];
+  readonly configPath: string;
+  private readonly log: Logger;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.configPath = resolve(o.configPath);
+    this.engine = o.engine;
+    this.log = o.logger.child({ module: 'supervisor' });
+  }
+
+  private step<T>(id: string, fn: () => T): T {
+    const c = this.components.find((x) => x.id === id)!;
+    c.status = 'running';
+    c.started = Date.now();
+    try {
+      const r = fn();
+      c.status = 'ready';
+      c.finished = Date.now();
+      return r;
+    } catch (err) {
+      c.status = 'failed';
+      c.finished = Date.now();
+      c.details = (err as Error).message;
+      throw err;
+    }
+  }
+
+  async start(): Promise<{ apiPort: number | undefined; listenPorts: number[] }> {
+    const snap = await loadConfigFile(this.configPath);
+    this.step('config_load', () => {
+      this.snapshot = snap;
+      this.logWarnings(snap);
+    });
+    const cfg = snap.config;
+    this.ring.resize(cfg.server.api.runtime_edge_events_capacity);
+    const workers = cfg.general.workers > 0 ? cfg.general.workers : os.availableParallelism();
+    this.step('shared_stats', () => {
+      const userCapacity = Math.max(4096, 4 * Object.keys(cfg.access.users).length);
+      const bufs = createSharedStats({ maxWorkers: workers, userCapacity, ipSlotsPerUser: 16, ...replayGeometry(cfg.access.replay_check_len) });
+      this.reader = new StatsReader(bufs);
+      this.slots = new UserSlots(userCapacity);
+    });
+    this.quota = await readQuotaState(this.quotaPath());
+    this.syncSlots(cfg);
+    this.settings = buildWorkerSettings(cfg, snap.revision, this.slots.map);
+    const listenPorts = this.step('listeners', () => this.bindListeners(cfg));
+    this.components.find((c) => c.id === 'workers')!.status = 'running';
+    this.components.find((c) => c.id === 'workers')!.started = Date.now();
+    this.pool = new WorkerPool({
+      count: workers,
+      stats: this.reader.bufs,
+      reader: this.reader,
+      native: this.native!,
+      listeners: this.listenSockets,
+      settings: () => this.settings,
+      logLevel: cfg.general.log_level,
+      logger: this.log,
+      onEvent: (t, c) => this.recordEvent(t, c),
+    });
+    try {
+      await this.pool.start();
+      const wc = this.components.find((c) => c.id === 'workers')!;
+      wc.status = 'ready';
+      wc.finished = Date.now();
+      wc.details = `${workers} workers`;
+    } catch (err) {
+      const wc = this.components.find((c) => c.id === 'workers')!;
+      wc.status = 'failed';
+      wc.details = (err as Error).message;
+      throw err;
+    }
+    let apiPort: number | undefined;
+    const apiComp = this.components.find((c) => c.id === 'api')!;
+    const api = cfg.server.api;
+    const hp = splitListen(api.listen);
+    if (api.enabled && hp && hp.port !== 0) {
+      apiComp.status = 'running';
+      apiComp.started = Date.now();
+      try {
+        this.api = await this.o.startApi(this, hp.host, hp.port);
+        apiPort = this.api.port;
+        apiComp.status = 'ready';
+        apiComp.details = `${hp.host}:${apiPort}`;
+      } catch (err) {
+        // telemt: a failed API bind logs and the proxy keeps serving.
+        apiComp.status = 'failed';
+        apiComp.details = (err as Error).message;
+        this.log.warn(`Control API did not start on ${api.listen}: ${(err as Error).message}`);
+      }
+      apiComp.finished = Date.now();
+    } else {
+      apiComp.status = 'skipped';
+      apiComp.details = api.enabled ? 'listen port 0' : 'server.api.enabled = false';
+    }
+    this.readyAt = Date.now();
+    this.watchConfig();
+    this.quotaTimer = setInterval(() => void this.persistQuota(), 60_000);
+    this.quotaTimer.unref();
+    this.recordEvent('startup_ready', `workers=${workers} listeners=${this.listenSockets.map((l) => l.label).join(',')}`);
+    return { apiPort, listenPorts };
+  }
+
+  private quotaPath(): string {
+    return resolve(dirname(this.configPath), this.snapshot.config.general.quota_state_path);
+  }
+
+  private logWarnings(snap: ConfigSnapshot): void {
+    for (const w of snap.warnings) this.log.warn(`${w.key}: ${w.message}`, { code: w.code });
+    if (Object.keys(snap.config.access.users).length === 0) this.log.warn('no users configured: clients are masked until a user is added (POST /v1/users)');
+  }
+
+  private bindListeners(cfg: EdgeConfig): number[] {
+    this.native = nativeSockets();
+    const ports: number[] = [];
+    for (const l of cfg.server.listeners) {
+      const v6 = l.ip.includes(':');
+      // With both a v4 and a v6 wildcard listener, the v6 one must not also claim v4.
+      const v6only = v6 && cfg.server.listeners.some((x) => !x.ip.includes(':'));
+      const fd = this.native.listenTcp(l.ip, l.port, cfg.server.listen_backlog, v6only);
+      const port = this.native.localPort(fd);
+      ports.push(port);
+      this.listenSockets.push({ fd, label: v6 ? `[${l.ip}]:${port}` : `${l.ip}:${port}` });
+    }
+    return ports;
+  }
+
+  private syncSlots(cfg: EdgeConfig): void {
+    const { added } = this.slots.sync(Object.keys(cfg.access.users));
+    for (const [name, slot] of added) {
+      const q = this.quota[name];
+      this.reader.claimSlot(slot, q?.used_bytes ?? 0, q?.last_reset_epoch_secs ?? 0);
+    }
+  }
+
+  // ---- config ---------------------------------------------------------------------------------
+
+  current(): ConfigSnapshot {
+    return this.snapshot;
+  }
+
+  private apply(next: ConfigSnapshot): ReloadOutcome {
+    const prev = this.snapshot;
+    if (!this.slots.fits(Object.keys(next.config.access.users))) {
+      throw new Error(`user capacity ${this.slots.capacity} reached; restart mtedge to grow the shared tables`);
+    }
+    const changed = changedSections(prev.raw, next.raw);
+    const deferred = PROCESS_FIELDS.filter(([, get]) => JSON.stringify(get(prev.config)) !== JSON.stringify(get(next.config))).map(([k]) => k);
+    this.syncSlots(next.config);
+    this.snapshot = next;
+    this.settings = buildWorkerSettings(next.config, next.revision, this.slots.map);
+    this.ring.resize(next.config.server.api.runtime_edge_events_capacity);
+    this.pool?.broadcast({ type: 'settings', settings: this.settings });
+    this.reloadCount++;
+    this.lastReloadSec = Math.floor(Date.now() / 1000);
+    this.logWarnings(next);
+    if (deferred.length > 0) this.log.warn(`config changes that need a restart to take effect: ${deferred.join(', ')}`);
+    this.log.info(`config applied: revision ${next.revision.slice(0, 12)} (changed: ${changed.join(', ') || 'none'})`);
+    this.recordEvent('config_applied', `revision=${next.revision.slice(0, 12)} changed=${changed.join(',') || 'none'}`);
+    return { snapshot: next, changed, deferred_process_fields: deferred };
+  }
+
+  /** Serialises every apply, whichever path it came from (API, SIGHUP, file watcher). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.applying.then(fn, fn);
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  commitConfigText(newText: string, expectedRevision: string): Promise<ReloadOutcome> {
+    return this.serial(async () => {
+      const parsed = parseConfigText(newText, this.configPath);
+      if (!this.slots.fits(Object.keys(parsed.config.access.users))) {
+        throw new Error(`user capacity ${this.slots.capacity} reached; restart mtedge to grow the shared tables`);
+      }
+      await writeFileAtomic(this.configPath, newText, { expectedRevision });
+      return this.apply(parsed);
+    });
+  }
+
+  reloadFromDisk(): Promise<ReloadOutcome> {
+    return this.serial(async () => {
+      const next = await loadConfigFile(this.configPath);
+      if (next.revision === this.snapshot.revision) return { snapshot: this.snapshot, changed: [], deferred_process_fields: [] };
+      return this.apply(next);
+    });
+  }
+
+  /** SIGHUP and file edits: a bad file is refused, logged, and the running config stays. */
+  async reloadQuietly(trigger: string): Promise<void> {
+    try {
+      await this.reloadFromDisk();
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      this.log.error(`config reload (${trigger}) refused, keeping revision ${this.snapshot.revision.slice(0, 12)}: ${e.message}`, { code: e.code });
+      this.recordEvent('config_reload_refused', `${trigger}: ${e.message}`);
+    }
+  }
+
+  private watchConfig(): void {
+    try {
+      const name = basename(this.configPath);
+      // Watch the directory: editors and our own atomic writes replace the file (new inode).
+      this.watcher = watch(dirname(this.configPath), (_ev, file) => {
+        if (file !== null && file !== name) return;
+        if (this.watchTimer) clearTimeout(this.watchTimer);
+        this.watchTimer = setTimeout(() => void this.reloadQuietly('file change'), 150);
+      });
+      this.watcher.on('error', (err) => this.log.warn(`config watcher stopped: ${err.message}`));
+    } catch (err) {
+      this.log.warn(`cannot watch ${this.configPath}: ${(err as Error).message}; use SIGHUP to reload`);
+    }
+  }
+
+  // ---- runtime --------------------------------------------------------------------------------
+
+  counters(): CountersSnapshot {
+    return this.reader.counterSnapshot();
+  }
+
+  userRuntime(username: string): UserRuntimeSnapshot {
+    const slot = this.slots.map.get(username);
+    if (slot === undefined) {
+      return { current_connections: 0, active_ips: [], recent_ips: [], octets_from_client: 0, octets_to_client: 0, total_octets: 0, quota_used_bytes: 0, quota_last_reset_epoch_secs: undefined };
+    }
+    return this.reader.userSnapshot(slot, this.snapshot.config.access.user_max_unique_ips_window_secs);
+  }
+
+  runtimeUsers(): ReadonlySet<string> {
+    return new Set(this.settings.users.map((u) => u.name));
+  }
+
+  async resetUserQuota(username: string): Promise<{ readonly last_reset_epoch_secs: number }> {
+    const now = Math.floor(Date.now() / 1000);
+    const slot = this.slots.map.get(username);
+    if (slot !== undefined) this.reader.resetQuota(slot, now);
+    this.recordEvent('user_quota_reset', `user=${username}`);
+    await this.persistQuota();
+    return { last_reset_epoch_secs: now };
+  }
+
+  private async persistQuota(): Promise<void> {
+    const state: QuotaState = {};
+    for (const [name, slot] of this.slots.map) {
+      const u = this.reader.userSnapshot(slot, 0);
+      state[name] = { used_bytes: u.quota_used_bytes, last_reset_epoch_secs: u.quota_last_reset_epoch_secs ?? 0 };
+    }
+    this.quota = state;
+    try {
+      await writeQuotaState(this.quotaPath(), state);
+    } catch (err) {
+      this.log.warn(`cannot persist quota state to ${this.quotaPath()}: ${(err as Error).message}`);
+    }
+  }
+
+  disconnectUser(username: string): void {
+    this.pool?.broadcast({ type: 'kick-user', username });
+  }
+
+  runtime(): RuntimeState {
+    const comps: StartupComponent[] = this.components.map((c) => ({
+      id: c.id,
+      title: c.title,
+      status: c.status,
+      started_at_epoch_ms: c.started,
+      finished_at_epoch_ms: c.finished,
+      attempts: c.status === 'pending' ? 0 : 1,
+      details: c.details,
+    }));
+    const done = comps.filter((c) => c.status === 'ready' || c.status === 'skipped').length;
+    const failed = comps.find((c) => c.status === 'failed' && c.id !== 'api');
+    const running = comps.find((c) => c.status === 'running');
+    const workersReady = this.pool?.readyCount() ?? 0;
+    const workersConfigured = this.pool?.size ?? 0;
+    return {
+      started_at_ms: this.startedAt,
+      ready_at_ms: this.readyAt,
+      status: failed ? 'failed' : this.readyAt !== undefined ? 'ready' : 'initializing',
+      current_stage: failed ? failed.id : running ? running.id : this.readyAt !== undefined ? 'ready' : 'pending',
+      progress_pct: Math.round((done / comps.length) * 1000) / 10,
+      components: comps,
+      admission_open: !this.stopped && workersReady > 0,
+      workers_configured: workersConfigured,
+      workers_ready: workersReady,
+      worker_restarts_total: this.pool?.restarts ?? 0,
+      total_upstreams: 1,
+      healthy_upstreams: workersReady > 0 ? 1 : 0,
+      config_reload_count: this.reloadCount,
+      last_config_reload_epoch_secs: this.lastReloadSec,
+    };
+  }
+
+  events(limit: number): EventsView {
+    const events: ApiEventRecord[] = this.ring.recent(limit);
+    return { capacity: this.ring.capacity, dropped_total: this.ring.dropped, events };
+  }
+
+  recordEvent(eventType: string, context: string): void {
+    this.ring.push(eventType, context);
+    if (eventType === 'dc_connect_failed' || eventType === 'worker_restart') this.log.warn(`${eventType}: ${context}`);
+    else this.log.debug(`${eventType}: ${context}`);
+  }
+
+  linkHosts(): readonly string[] {
+    return resolveLinkHosts(this.snapshot.config);
+  }
+
+  /** For tests and operators: kill a worker as if it crashed. */
+  async crashWorker(index: number): Promise<void> {
+    await this.pool?.crash(index);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.watcher?.close();
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    if (this.quotaTimer) clearInterval(this.quotaTimer);
+    this.api?.close();
+    await this.pool?.stop();
+    await this.persistQuota();
+    for (const l of this.listenSockets) {
+      try {
+        this.native?.closeFd(l.fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+export function splitListen(s: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (!m) return undefined;
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+function changedSections(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}

@@ -1,0 +1,482 @@
+/**
+ * One client connection: PROXY header (optional) ► first bytes decide TLS or obfuscated2 ►
+ * authenticate against every user ► replay check ► per-user policy ► DC leg ► relay.
+ * Anything that fails authentication is masked; a client that authenticated but breaks a
+ * policy is closed. Every outcome is counted once.
+ */
+import type net from 'node:net';
+import {
+  OBF2_INIT_LEN,
+  TLS_HEADER_LEN,
+  TLS_TYPE_APPLICATION_DATA,
+  TLS_TYPE_CHANGE_CIPHER_SPEC,
+  MAX_TLS_PLAINTEXT,
+  MAX_TLS_RECORD_PAYLOAD,
+  TlsRecordReader,
+  acceptObfuscated2,
+  buildFakeTlsServerHello,
+  parseProxyHeader,
+  validateFakeTlsHello,
+  writeTlsRecordHeader,
+  type Obf2Session,
+} from '@mtedge/protocol';
+import { C, ipToWords, type FailureClass, type HandshakeStage, type ReplayCache, type WorkerStats } from '@mtedge/stats';
+import { relayToMask } from './mask.js';
+import type { WorkerSettings } from './settings.js';
+import { ipInNets, type CompiledUser, type UserRegistry } from './user-registry.js';
+import { UpstreamError, type Upstream, type UpstreamLeg } from './upstream.js';
+
+export interface SessionEnv {
+  readonly settings: () => WorkerSettings;
+  readonly users: () => UserRegistry;
+  readonly stats: WorkerStats;
+  readonly replay: ReplayCache;
+  readonly upstream: Upstream;
+  readonly event: (type: string, context: string) => void;
+  readonly sessions: SessionTracker;
+}
+
+export interface SessionTracker {
+  add(user: string, s: Session): void;
+  remove(user: string, s: Session): void;
+}
+
+const TLS_SKEW_SECS = 1200;
+const HTTP_PREFIXES = ['GET ', 'POST', 'HEAD', 'PUT ', 'OPTI', 'DELE', 'PATC', 'CONN', 'PRI '];
+
+type Phase = 'proxy' | 'prelude' | 'tls-inner' | 'connecting' | 'relay' | 'masked' | 'closed';
+
+function looksLikeHttp(b: Buffer): boolean {
+  if (b.length < 4) return false;
+  const head = b.toString('latin1', 0, 4);
+  return HTTP_PREFIXES.includes(head);
+}
+
+export class Session {
+  private phase: Phase;
+  private pending: Buffer = Buffer.alloc(0);
+  private timer: NodeJS.Timeout | undefined;
+  private clientIp: string;
+  private clientPort: number;
+  private readonly ipWords = new Int32Array(4);
+  private user: CompiledUser | undefined;
+  private obf: Obf2Session | undefined;
+  private tls = false;
+  private tlsReader: TlsRecordReader | undefined;
+  private leg: UpstreamLeg | undefined;
+  private heldConn = false;
+  private heldIp = false;
+  private counted = false;
+  private upPaused = false;
+  private downPaused = false;
+  private quotaCheckBytes = 0;
+  private readonly onDataBound = (d: Buffer): void => this.onHandshakeData(d);
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly env: SessionEnv,
+  ) {
+    this.clientIp = normalizeIp(socket.remoteAddress ?? '');
+    this.clientPort = socket.remotePort ?? 0;
+    const s = env.settings();
+    this.phase = s.proxyProtocol ? 'proxy' : 'prelude';
+    socket.setNoDelay(true);
+    socket.on('data', this.onDataBound);
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+    socket.on('end', () => this.onClientEnd());
+    const ms = this.phase === 'proxy' ? Math.min(s.proxyProtocolTimeoutMs, s.handshakeTimeoutMs) : s.handshakeTimeoutMs;
+    this.timer = setTimeout(() => this.onHandshakeTimeout(), ms);
+    env.stats.inc(C.core.current_connections);
+  }
+
+  get username(): string | undefined {
+    return this.user?.name;
+  }
+
+  private stage(): HandshakeStage {
+    if (this.phase === 'tls-inner') return 'tls_post_serverhello_mtproto';
+    if (this.pending.length < TLS_HEADER_LEN) return 'first_packet_prelude';
+    if (this.pending[0] === 0x16) return 'tls_clienthello_body';
+    return 'direct_mtproto';
+  }
+
+  private fail(cls: FailureClass, then: 'mask' | 'close', stage: HandshakeStage = this.stage(), context?: string): void {
+    const st = this.env.stats;
+    if (!this.counted) {
+      this.counted = true;
+      st.inc(C.core.connections_bad_total);
+      st.inc(C.badClass[cls]);
+      st.inc(C.hsClass[cls]);
+      st.inc(C.hsStage[stage]);
+    }
+    if (context !== undefined) this.env.event(`handshake_${cls}`, `${this.clientIp}:${this.clientPort} ${context}`);
+    this.stopHandshakeTimer();
+    if (then === 'mask') {
+      this.phase = 'masked';
+      this.socket.removeListener('data', this.onDataBound);
+      this.socket.pause();
+      const buffered = this.pending;
+      this.pending = Buffer.alloc(0);
+      relayToMask(this.socket, buffered, this.env.settings(), st, () => this.close());
+    } else {
+      this.close();
+    }
+  }
+
+  private stopHandshakeTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private onHandshakeTimeout(): void {
+    this.timer = undefined;
+    if (this.phase === 'relay' || this.phase === 'closed' || this.phase === 'masked') return;
+    this.env.stats.inc(C.core.handshake_timeouts_total);
+    // A silent prober is shown the mask host's answer to what it sent; an empty one is just closed.
+    if (this.phase === 'prelude' && this.pending.length > 0) this.fail('timeout', 'mask');
+    else this.fail('timeout', 'close');
+  }
+
+  private onClientEnd(): void {
+    if (this.phase === 'relay') {
+      this.leg?.end();
+      return;
+    }
+    if (this.phase === 'prelude' || this.phase === 'proxy' || this.phase === 'tls-inner') {
+      if (this.phase === 'prelude' && this.pending.length > 0 && looksLikeHttp(this.pending)) return this.fail('http_probe', 'mask');
+      this.fail('unexpected_eof', 'close');
+    }
+  }
+
+  private onHandshakeData(chunk: Buffer): void {
+    if (this.phase === 'relay') return this.onClientData(chunk);
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    try {
+      this.advance();
+    } catch (err) {
+      this.env.event('handshake_internal_error', `${this.clientIp}: ${(err as Error).message}`);
+      this.fail('bad_tls_hello', 'close');
+    }
+  }
+
+  private advance(): void {
+    const s = this.env.settings();
+    if (this.phase === 'proxy') {
+      const r = parseProxyHeaderSafe(this.pending);
+      if (r === 'bad') return this.fail('proxy_protocol_invalid', 'close', 'first_packet_prelude', 'malformed PROXY header');
+      if (r.status === 'incomplete') return;
+      if (r.status === 'not_proxy') return this.fail('proxy_protocol_invalid', 'close', 'first_packet_prelude', 'PROXY header required');
+      if (r.source) {
+        this.clientIp = normalizeIp(r.source.address);
+        this.clientPort = r.source.port;
+      }
+      this.pending = this.pending.subarray(r.consumed);
+      this.phase = 'prelude';
+      this.stopHandshakeTimer();
+      this.timer = setTimeout(() => this.onHandshakeTimeout(), s.handshakeTimeoutMs);
+      if (this.pending.length === 0) return;
+    }
+    if (this.phase === 'prelude') return this.advancePrelude(s);
+    if (this.phase === 'tls-inner') return this.advanceTlsInner(s);
+  }
+
+  private advancePrelude(s: WorkerSettings): void {
+    const p = this.pending;
+    if (p.length >= 3 && p[0] === 0x16 && p[1] === 0x03 && p[2] === 0x01) {
+      if (p.length < TLS_HEADER_LEN) return;
+      const len = p.readUInt16BE(3);
+      if (len > MAX_TLS_RECORD_PAYLOAD) return this.fail('bad_tls_hello', 'mask', 'tls_clienthello_body');
+      if (p.length < TLS_HEADER_LEN + len) return;
+      return this.onClientHello(s, p.subarray(0, TLS_HEADER_LEN + len));
+    }
+    if (looksLikeHttp(p)) return this.fail('http_probe', 'mask', 'first_packet_prelude');
+    if (p.length < OBF2_INIT_LEN) return;
+    this.onObf2Init(s, p.subarray(0, OBF2_INIT_LEN), p.subarray(OBF2_INIT_LEN));
+  }
+
+  private onClientHello(s: WorkerSettings, record: Buffer): void {
+    if (!s.modes.tls) return this.fail('mode_disabled', 'mask', 'tls_core');
+    const reg = this.env.users();
+    const nowSec = Math.floor(Date.now() / 1000);
+    const match = validateFakeTlsHello(record, reg.secrets, nowSec, s.ignoreTimeSkew ? undefined : TLS_SKEW_SECS);
+    if (!match) {
+      // Tell a stale clock apart from a wrong secret for the operator; both are masked.
+      const skewed = !s.ignoreTimeSkew && validateFakeTlsHello(record, reg.secrets, nowSec, undefined) !== null;
+      return this.fail(skewed ? 'tls_time_skew' : 'unknown_secret', 'mask', 'tls_core');
+    }
+    if (match.sni !== undefined && !s.tlsDomains.includes(match.sni.toLowerCase())) {
+      switch (s.unknownSniAction) {
+        case 'accept':
+          break;
+        case 'mask':
+          return this.fail('tls_unknown_sni', 'mask', 'tls_core', `sni=${match.sni}`);
+        case 'reject_handshake':
+          // handshake_failure alert, then close
+          this.socket.end(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]));
+          return this.fail('tls_unknown_sni', 'close', 'tls_core', `sni=${match.sni}`);
+        default:
+          return this.fail('tls_unknown_sni', 'close', 'tls_core', `sni=${match.sni}`);
+      }
+    }
+    if (!this.env.replay.checkAndInsert(match.digest, 0, nowSec, s.replayWindowSecs)) {
+      return this.fail('replay', 'mask', 'tls_core', 'fake-TLS ClientHello seen before');
+    }
+    const user = reg.all[match.index]!;
+    this.user = user;
+    this.tls = true;
+    const reply = buildFakeTlsServerHello({
+      secret: user.secret,
+      clientDigest: match.digest,
+      sessionId: match.sessionId,
+      appDataLen: s.fakeCertLen,
+    });
+    this.socket.write(reply);
+    const rest = this.pending.subarray(record.length);
+    this.pending = Buffer.alloc(0);
+    this.tlsReader = new TlsRecordReader();
+    this.phase = 'tls-inner';
+    if (rest.length > 0) {
+      this.tlsReader.push(rest);
+      this.advanceTlsInner(s);
+    }
+  }
+
+  /** Collects TLS application data until the 64-byte init is in. */
+  private advanceTlsInner(s: WorkerSettings): void {
+    const reader = this.tlsReader!;
+    if (this.pending.length > 0) {
+      reader.push(this.pending);
+      this.pending = Buffer.alloc(0);
+    }
+    const parts: Buffer[] = [];
+    let rec;
+    try {
+      while ((rec = reader.next()) !== null) {
+        if (rec.type === TLS_TYPE_CHANGE_CIPHER_SPEC) continue;
+        if (rec.type !== TLS_TYPE_APPLICATION_DATA) throw new Error(`unexpected TLS record type ${rec.type}`);
+        parts.push(rec.payload);
+      }
+    } catch {
+      return this.fail('bad_tls_hello', 'close', 'tls_post_serverhello_mtproto');
+    }
+    if (parts.length > 0) this.inner = this.inner.length === 0 && parts.length === 1 ? parts[0]! : Buffer.concat([this.inner, ...parts]);
+    if (this.inner.length < OBF2_INIT_LEN) return;
+    const init = this.inner.subarray(0, OBF2_INIT_LEN);
+    const after = this.inner.subarray(OBF2_INIT_LEN);
+    this.inner = Buffer.alloc(0);
+    const obf = acceptObfuscated2(init, this.user!.secret);
+    if (!obf) return this.fail('unknown_secret', 'close', 'tls_post_serverhello_mtproto', `user=${this.user!.name} bad inner init`);
+    this.obf = obf;
+    this.authenticated(s, after);
+  }
+
+  private inner: Buffer = Buffer.alloc(0);
+
+  private onObf2Init(s: WorkerSettings, init: Buffer, rest: Buffer): void {
+    if (!s.modes.classic && !s.modes.secure) return this.fail('mode_disabled', 'mask', 'direct_mtproto');
+    const reg = this.env.users();
+    let found: Obf2Session | null = null;
+    let modeRefused = false;
+    for (const u of reg.all) {
+      const obf = acceptObfuscated2(init, u.secret);
+      if (!obf) continue;
+      const allowed = obf.tag === 'padded' ? s.modes.secure : s.modes.classic;
+      if (!allowed) {
+        modeRefused = true;
+        continue;
+      }
+      found = obf;
+      this.user = u;
+      break;
+    }
+    if (!found) return this.fail(modeRefused ? 'mode_disabled' : 'unknown_secret', 'mask', 'direct_mtproto');
+    const nowSec = Math.floor(Date.now() / 1000);
+    if (!this.env.replay.checkAndInsert(init, 8, nowSec, s.replayWindowSecs)) {
+      this.user = undefined;
+      return this.fail('replay', 'mask', 'direct_mtproto', 'obfuscated2 init seen before');
+    }
+    this.obf = found;
+    this.pending = Buffer.alloc(0);
+    this.authenticated(s, rest);
+  }
+
+  /** The client proved a secret: apply the user's policy, then open the DC leg. */
+  private authenticated(s: WorkerSettings, firstData: Buffer): void {
+    const u = this.user!;
+    const st = this.env.stats;
+    const stage: HandshakeStage = this.tls ? 'tls_post_serverhello_mtproto' : 'direct_mtproto';
+    if (ipInNets(this.clientIp, u.denyNets)) return this.fail('user_source_denied', 'close', stage, `user=${u.name}`);
+    if (!u.enabled) return this.fail('user_disabled', 'close', stage, `user=${u.name}`);
+    if (u.expiresAtMs !== undefined && Date.now() >= u.expiresAtMs) return this.fail('user_expired', 'close', stage, `user=${u.name}`);
+    if (u.quotaBytes > 0 && st.quotaUsed(u.slot) >= u.quotaBytes) return this.fail('user_quota_exceeded', 'close', stage, `user=${u.name}`);
+    if (!st.acquireConn(u.slot, u.maxTcpConns)) return this.fail('user_tcp_limit', 'close', stage, `user=${u.name} limit=${u.maxTcpConns}`);
+    this.heldConn = true;
+    ipToWords(this.clientIp, this.ipWords);
+    if (!st.acquireIp(u.slot, this.ipWords, Math.floor(Date.now() / 1000), u.maxUniqueIps, s.uniqueIpMode, s.uniqueIpWindowSecs)) {
+      return this.fail('user_ip_limit', 'close', stage, `user=${u.name} ip=${this.clientIp} limit=${u.maxUniqueIps}`);
+    }
+    this.heldIp = true;
+    this.env.sessions.add(u.name, this);
+    this.phase = 'connecting';
+    this.socket.pause();
+    const obf = this.obf!;
+    const firstPlain = firstData.length > 0 ? obf.decrypt.update(firstData) : undefined;
+    this.env.upstream
+      .connect(
+        { dcId: obf.dcId, tag: obf.tag, user: u, clientIp: this.clientIp, clientPort: this.clientPort },
+        {
+          data: (plain) => this.onDcData(plain),
+          drain: () => {
+            if (this.upPaused) {
+              this.upPaused = false;
+              this.socket.resume();
+            }
+          },
+          end: () => this.socket.end(),
+          close: () => this.close(),
+        },
+      )
+      .then((leg) => {
+        if (this.phase !== 'connecting') {
+          leg.destroy();
+          return;
+        }
+        this.leg = leg;
+        this.phase = 'relay';
+        this.stopHandshakeTimer();
+        st.inc(leg.route === 'me' ? C.core.current_connections_me : C.core.current_connections_direct);
+        this.socket.setTimeout(s.relayIdleTimeoutMs, () => this.close());
+        if (firstPlain) this.forwardUp(firstPlain);
+        if (this.phase === 'relay' && !this.upPaused) this.socket.resume();
+        // Data that arrived while connecting sits in the TLS reader.
+        if (this.tls && this.tlsReader!.buffered > 0) this.onClientData(Buffer.alloc(0));
+      })
+      .catch((err: unknown) => {
+        const ue = err instanceof UpstreamError ? err : undefined;
+        this.env.event('dc_connect_failed', `user=${u.name} dc=${obf.dcId} ${ue ? ue.message : String(err)}`);
+        this.fail(ue?.code === 'MTE_ERR_DC_UNKNOWN' ? 'dc_unknown' : 'dc_connect_failed', 'close', stage);
+      });
+  }
+
+  private onClientData(chunk: Buffer): void {
+    if (this.phase !== 'relay') {
+      if (this.tls && chunk.length > 0) this.tlsReader!.push(chunk);
+      return;
+    }
+    if (!this.tls) {
+      this.forwardUp(this.obf!.decrypt.update(chunk));
+      return;
+    }
+    const reader = this.tlsReader!;
+    if (chunk.length > 0) reader.push(chunk);
+    let rec;
+    try {
+      while ((rec = reader.next()) !== null) {
+        if (rec.type === TLS_TYPE_APPLICATION_DATA) this.forwardUp(this.obf!.decrypt.update(rec.payload));
+        else if (rec.type !== TLS_TYPE_CHANGE_CIPHER_SPEC) throw new Error('unexpected record');
+        if (this.phase !== 'relay') return;
+      }
+    } catch {
+      this.env.stats.inc(C.desync.desync_total);
+      this.close();
+    }
+  }
+
+  private forwardUp(plain: Buffer): void {
+    const st = this.env.stats;
+    const u = this.user!;
+    st.add(C.core.octets_from_clients, plain.length);
+    st.addUserOctets(u.slot, plain.length, 0);
+    if (!this.leg!.write(plain) && !this.upPaused) {
+      this.upPaused = true;
+      this.socket.pause();
+    }
+    this.checkQuota(plain.length);
+  }
+
+  private onDcData(plain: Buffer): void {
+    if (this.phase !== 'relay') return;
+    const st = this.env.stats;
+    const u = this.user!;
+    st.add(C.core.octets_to_clients, plain.length);
+    st.addUserOctets(u.slot, 0, plain.length);
+    const out = this.obf!.encrypt.update(plain);
+    const ok = this.socket.write(this.tls ? wrapTls(out) : out);
+    if (!ok && !this.downPaused) {
+      this.downPaused = true;
+      this.leg!.pause();
+      this.socket.once('drain', () => {
+        this.downPaused = false;
+        this.leg?.resume();
+      });
+    }
+    this.checkQuota(plain.length);
+  }
+
+  /** Reading every worker's stripe costs a few loads; do it once per 64 KiB, not per chunk. */
+  private checkQuota(n: number): void {
+    const u = this.user!;
+    if (u.quotaBytes <= 0) return;
+    this.quotaCheckBytes += n;
+    if (this.quotaCheckBytes < 65536 && this.quotaCheckBytes < u.quotaBytes) return;
+    this.quotaCheckBytes = 0;
+    if (this.env.stats.quotaUsed(u.slot) >= u.quotaBytes) {
+      this.env.event('user_quota_exceeded', `user=${u.name} quota=${u.quotaBytes}`);
+      this.close();
+    }
+  }
+
+  /** Ends the session from outside (user disabled, deleted, shutdown). */
+  kick(): void {
+    this.close();
+  }
+
+  close(): void {
+    if (this.phase === 'closed') return;
+    const wasRelay = this.phase === 'relay';
+    const wasMasked = this.phase === 'masked';
+    this.phase = 'closed';
+    this.stopHandshakeTimer();
+    const st = this.env.stats;
+    st.add(C.core.current_connections, -1);
+    if (wasRelay && this.leg) st.add(this.leg.route === 'me' ? C.core.current_connections_me : C.core.current_connections_direct, -1);
+    const u = this.user;
+    if (u) {
+      if (this.heldConn) st.releaseConn(u.slot);
+      if (this.heldIp) st.releaseIp(u.slot, this.ipWords, Math.floor(Date.now() / 1000));
+      this.env.sessions.remove(u.name, this);
+    }
+    this.leg?.destroy();
+    if (!wasMasked) this.socket.destroy();
+  }
+}
+
+/** Outgoing bytes to an ee client ride in application-data records of at most 16 KiB. */
+function wrapTls(payload: Buffer): Buffer {
+  const records = Math.max(1, Math.ceil(payload.length / MAX_TLS_PLAINTEXT));
+  const out = Buffer.allocUnsafe(payload.length + records * TLS_HEADER_LEN);
+  let src = 0;
+  let dst = 0;
+  while (src < payload.length || dst === 0) {
+    const n = Math.min(MAX_TLS_PLAINTEXT, payload.length - src);
+    writeTlsRecordHeader(out, dst, TLS_TYPE_APPLICATION_DATA, n);
+    payload.copy(out, dst + TLS_HEADER_LEN, src, src + n);
+    src += n;
+    dst += TLS_HEADER_LEN + n;
+    if (n === 0) break;
+  }
+  return out.subarray(0, dst);
+}
+
+function parseProxyHeaderSafe(b: Buffer): ReturnType<typeof parseProxyHeader> | 'bad' {
+  try {
+    return parseProxyHeader(b);
+  } catch {
+    return 'bad';
+  }
+}
+
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

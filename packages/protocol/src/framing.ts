@@ -1,0 +1,122 @@
+import { Buffer } from 'node:buffer';
+import { randomBytes, randomInt } from 'node:crypto';
+import { FrameFormatError, FrameTooLargeError } from './errors.js';
+import type { ProtoTag } from './obfuscated2.js';
+
+/** Default cap on one transport frame; MTProto messages to/from DCs stay well under 1 MiB. */
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** Abridged short form covers lengths up to 0x7e words; 0x7f announces a 3-byte word count. */
+const ABRIDGED_LONG_MARKER = 0x7f;
+const QUICK_ACK_BIT = 0x80000000;
+const MAX_PAD = 15;
+
+export interface DecodedFrame {
+  /** A view into the decoder's input (no copy); padded frames keep their padding. */
+  payload: Buffer;
+  consumed: number;
+  /** Abridged: length byte bit 7; (padded) intermediate: length bit 31. */
+  quickAck: boolean;
+}
+
+/** `decode(buf)` returns the first frame in `buf`, or null when more bytes are needed. */
+export interface FrameDecoder {
+  decode(buf: Buffer): DecodedFrame | null;
+}
+
+class AbridgedDecoder implements FrameDecoder {
+  constructor(private readonly maxFrame: number) {}
+  decode(buf: Buffer): DecodedFrame | null {
+    if (buf.length < 1) return null;
+    const first = buf[0] as number;
+    const quickAck = (first & 0x80) !== 0;
+    let header = 1;
+    let words = first & 0x7f;
+    if (words === ABRIDGED_LONG_MARKER) {
+      if (buf.length < 4) return null;
+      header = 4;
+      words = buf.readUIntLE(1, 3);
+    }
+    const len = words * 4;
+    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
+    if (buf.length < header + len) return null;
+    return { payload: buf.subarray(header, header + len), consumed: header + len, quickAck };
+  }
+}
+
+class IntermediateDecoder implements FrameDecoder {
+  constructor(private readonly maxFrame: number) {}
+  decode(buf: Buffer): DecodedFrame | null {
+    if (buf.length < 4) return null;
+    const raw = buf.readUInt32LE(0);
+    const quickAck = (raw & QUICK_ACK_BIT) !== 0;
+    const len = raw & 0x7fffffff;
+    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
+    if (buf.length < 4 + len) return null;
+    return { payload: buf.subarray(4, 4 + len), consumed: 4 + len, quickAck };
+  }
+}
+
+/** Stateless per-tag decoder; padded intermediate shares the intermediate wire format. */
+export function createFrameDecoder(tag: ProtoTag, maxFrame: number = DEFAULT_MAX_FRAME): FrameDecoder {
+  if (!Number.isInteger(maxFrame) || maxFrame < 0) throw new RangeError(`maxFrame must be a non-negative integer`);
+  switch (tag) {
+    case 'abridged':
+      return new AbridgedDecoder(maxFrame);
+    case 'intermediate':
+    case 'padded':
+      return new IntermediateDecoder(maxFrame);
+    default: {
+      const never: never = tag;
+      throw new TypeError(`unknown proto tag ${String(never)}`);
+    }
+  }
+}
+
+/** Length of the header `encodeFrame` would write for a payload of `len` bytes. */
+export function frameHeaderLength(tag: ProtoTag, len: number): number {
+  if (tag === 'abridged') return len / 4 < ABRIDGED_LONG_MARKER ? 1 : 4;
+  return 4;
+}
+
+/**
+ * Writes the header for a `payloadLen`-byte frame (padding included for padded) at `offset` and
+ * returns its length, so a caller can frame into a reused buffer or a writev list.
+ */
+export function writeFrameHeader(target: Buffer, offset: number, tag: ProtoTag, payloadLen: number): number {
+  if (tag === 'abridged') {
+    if (payloadLen % 4 !== 0) throw new FrameFormatError(`abridged payload length ${payloadLen} is not a multiple of 4`);
+    const words = payloadLen / 4;
+    if (words > 0xffffff) throw new FrameFormatError(`abridged payload length ${payloadLen} too large`);
+    if (words < ABRIDGED_LONG_MARKER) {
+      target[offset] = words;
+      return 1;
+    }
+    target[offset] = ABRIDGED_LONG_MARKER;
+    target.writeUIntLE(words, offset + 1, 3);
+    return 4;
+  }
+  if (!Number.isInteger(payloadLen) || payloadLen < 0 || payloadLen > 0x7fffffff) {
+    throw new FrameFormatError(`payload length ${payloadLen} out of range`);
+  }
+  target.writeUInt32LE(payloadLen, offset);
+  return 4;
+}
+
+/**
+ * One frame in one allocation. Abridged needs a multiple of 4 (< 2^26 bytes); padded appends
+ * `padLen` (default random 0..15) random bytes counted in the length.
+ */
+export function encodeFrame(tag: ProtoTag, payload: Uint8Array, padLen?: number): Buffer {
+  const len = payload.length;
+  let pad = 0;
+  if (tag === 'padded') {
+    pad = padLen ?? randomInt(0, MAX_PAD + 1);
+    if (!Number.isInteger(pad) || pad < 0 || pad > MAX_PAD) throw new FrameFormatError(`padLen ${pad} not in 0..15`);
+  }
+  const header = frameHeaderLength(tag, len);
+  const out = Buffer.allocUnsafe(header + len + pad);
+  writeFrameHeader(out, 0, tag, len + pad);
+  out.set(payload, header);
+  if (pad > 0) randomBytes(pad).copy(out, header + len);
+  return out;
+}

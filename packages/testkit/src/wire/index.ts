@@ -1,0 +1,3 @@
+export * from './obf2.js';
+export * from './framing.js';
+export * from './fake-tls.js';

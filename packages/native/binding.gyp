@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "mtedge_native",
-      "sources": ["csrc/sockets.c"],
+      "sources": ["csrc/sockets.c", "csrc/aes_ctr.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

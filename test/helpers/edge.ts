@@ -20,6 +20,8 @@ export interface TestUser {
 export interface EdgeConfigOptions {
   readonly users: readonly TestUser[];
   readonly dcPort: number;
+  /** Per-DC ports that replace dcPort for those DCs (a dead DC, a refusing DC). */
+  readonly dcPorts?: Readonly<Record<number, number>>;
   readonly maskPort?: number;
   readonly apiPort: number;
   /** Client port; 0 = ephemeral (links then carry the bound port). */
@@ -39,7 +41,7 @@ export interface EdgeConfigOptions {
 /** A config where every DC and the mask host are fakes on loopback, and nothing reaches out. */
 export function edgeConfigToml(o: EdgeConfigOptions): string {
   const m = { classic: true, secure: true, tls: true, ...o.modes };
-  const dcs = [1, 2, 3, 4, 5].map((d) => `"${d}" = "127.0.0.1:${o.dcPort}"`).join('\n');
+  const dcs = [1, 2, 3, 4, 5].map((d) => `"${d}" = "127.0.0.1:${o.dcPorts?.[d] ?? o.dcPort}"`).join('\n');
   return `# mtedge e2e test config
 [general]
 use_middle_proxy = false

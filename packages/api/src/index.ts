@@ -12,3 +12,4 @@ export {
   type ResponseSchemaName,
   type JsonSchema,
 } from './schemas/index.js';
+export { uwsEngine, uwsIsNative, UwsNativeMissingError } from './engine.js';

@@ -14,10 +14,11 @@ import { authorized, ipAllowed } from './http/gates.js';
 import { MutationLock } from './http/mutation-lock.js';
 import { Router } from './http/router.js';
 import type { HandlerResult, ServerState } from './handlers/context.js';
-import { HANDLERS } from './handlers/index.js';
+import { HANDLERS } from './handlers/table.js';
 import { ReloadRegistry } from './handlers/reload-registry.js';
 import { silentLogger, type ApiLogger } from './logger.js';
 import { ROUTES, type RouteSpec } from './routes.js';
+import { uwsEngine } from './engine.js';
 import { compileSchemas, validateRequest } from './schemas/index.js';
 
 export interface ApiServerOptions {
@@ -101,6 +102,8 @@ function headerOrUndefined(req: uWS.HttpRequest, name: string): string | undefin
 }
 
 export function startApiServer(o: ApiServerOptions): Promise<ApiServerHandle> {
+  // Fail loudly (before binding) on a missing native engine or a broken schema.
+  uwsEngine();
   compileSchemas();
   const cp = o.controlPlane;
   const logger = o.logger ?? silentLogger;
@@ -246,7 +249,14 @@ async function dispatch(
       ifMatch: info.ifMatch,
       body,
     });
-    responder.success(result.status ?? route.statuses[0] ?? 200, result.data, result.revision ?? state.cp.current().revision);
+    const status = result.status ?? route.statuses[0] ?? 200;
+    const revision = result.revision ?? state.cp.current().revision;
+    responder.success(status, result.data, revision);
+    if (route.mutating) {
+      // Successful mutations feed the runtime events ring (/v1/runtime/events/recent).
+      const who = params['username'] !== undefined ? ` user=${params['username']}` : '';
+      state.cp.recordEvent(`api_${route.id}`, `${info.method} ${route.path}${who} status=${status} revision=${revision.slice(0, 12)}`);
+    }
   } catch (err) {
     responder.error(err);
   }

@@ -19,6 +19,14 @@ const TOKENS = ['[', ']', '[[', ']]', '=', '"', "'", '"""', '\n', '\r\n', '#', '
   'port', 'users', 'listen', '__proto__', 'constructor', '2024-01-01T00:00:00Z', '"*"', '\u0000', 'Ж'];
 
 describe('parseConfigText fuzz', () => {
+  it('deep nesting is refused, not a stack overflow', () => {
+    for (const n of [40, 5000]) {
+      onlyConfigErrors(`a = ${'['.repeat(n)}${']'.repeat(n)}`);
+      onlyConfigErrors(`a = ${'{b='.repeat(n)}1${'}'.repeat(n)}`);
+      onlyConfigErrors(`[${'a.'.repeat(n)}b]\nx = 1`);
+    }
+  });
+
   it('random text', () => {
     fc.assert(fc.property(fc.string({ maxLength: 300, unit: 'binary' }), onlyConfigErrors), { numRuns: 300, seed: 1 });
   });

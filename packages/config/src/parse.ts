@@ -25,7 +25,9 @@ export function parseWithRevision(text: string, path: string, revision: string):
   const raw = parseToml(text, file);
   const work = copyTable(raw);
   const warnings: ConfigWarning[] = [];
-  const strict = work['general'] !== undefined && isTable(work['general']) && work['general']['config_strict'] === true;
+  const g = work['general'];
+  // Read before validation (which may refuse the unknown keys); 1 counts as true there too.
+  const strict = isTable(g) && (g['config_strict'] === true || g['config_strict'] === 1);
 
   const unsupported: string[] = [];
   scanKeys(work, [], { text, file, strict, warnings, unsupported });
@@ -69,7 +71,9 @@ function scanKeys(t: PlainTable, path: readonly string[], ctx: ScanCtx): void {
     const p = here.join('.').replace(/^server\.admin_api\./, 'server.api.');
     const entry = catalogueEntry(p);
     if (entry !== undefined) {
-      if (entry.status !== 'supported' && !ctx.unsupported.includes(p)) ctx.unsupported.push(p);
+      // A container table (logging, server.conntrack_control) is listed through its keys.
+      const container = entry.type.startsWith('Table') && (isTable(v) || Array.isArray(v));
+      if (entry.status !== 'supported' && !container && !ctx.unsupported.includes(p)) ctx.unsupported.push(p);
       if (isMapEntry(entry)) continue;
     }
     if (Array.isArray(v) && v.length > 0 && v.every(isTable) && (entry !== undefined || isKnownTable(`${p}[]`))) {

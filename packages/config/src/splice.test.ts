@@ -197,3 +197,14 @@ describe('spliceConfig properties', () => {
     );
   });
 });
+
+describe('spliceConfig and the [server.admin_api] alias', () => {
+  it('edits [server.admin_api] when only the alias exists, keeping its other keys', () => {
+    const text = '[server.admin_api]\nlisten = "127.0.0.1:9091"\nauth_header = "secret"\n';
+    const out = replaceSectionValues(text, ['server'], { api: { read_only: true } });
+    assert.equal(out, `${text}read_only = true\n`);
+    const c = parseConfigText(out, 'c').config;
+    assert.equal(c.server.api.read_only, true);
+    assert.equal(c.server.api.auth_header, 'secret');
+  });
+});

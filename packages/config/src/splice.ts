@@ -19,8 +19,13 @@ const BARE = /^[A-Za-z0-9_-]+$/;
  */
 export function spliceConfig(text: string, edits: readonly ConfigEdit[]): string {
   let out = text;
-  for (const e of edits) out = applyEdit(out, e);
-  verify(out, edits);
+  const applied: ConfigEdit[] = [];
+  for (const e of edits) {
+    const r = applyEdit(out, e);
+    out = r.text;
+    applied.push(r.edit);
+  }
+  verify(out, applied);
   return out;
 }
 
@@ -104,7 +109,23 @@ function eolOf(text: string): string {
   return text.includes('\r\n') ? '\r\n' : '\n';
 }
 
-function applyEdit(text: string, e: ConfigEdit): string {
+/**
+ * An edit of [server.api] goes to [server.admin_api] when only the alias exists: creating a
+ * [server.api] table would shadow the alias and silently drop its other keys (auth_header!).
+ */
+function withAlias(items: readonly ScanItem[], e: ConfigEdit): ConfigEdit {
+  if (e.table[0] !== 'server' || e.table[1] !== 'api') return e;
+  const has = (p: string): boolean => items.some((it) => it.kind === 'header' && it.path.slice(0, 2).join('.') === p);
+  if (has('server.api') || !has('server.admin_api')) return e;
+  return { ...e, table: ['server', 'admin_api', ...e.table.slice(2)] };
+}
+
+function applyEdit(text: string, edit: ConfigEdit): { text: string; edit: ConfigEdit } {
+  const e = edit.table[0] === 'server' && edit.table[1] === 'api' ? withAlias(scan(text), edit) : edit;
+  return { text: applyResolved(text, e), edit: e };
+}
+
+function applyResolved(text: string, e: ConfigEdit): string {
   for (const part of [...e.table, e.key]) {
     if (part.length === 0) throw spliceError([...e.table, e.key], 'empty key names cannot be written');
   }

@@ -26,6 +26,9 @@ export function parseToml(text: string, file: string): PlainTable {
   try {
     doc = TOML.parse(src);
   } catch (err) {
+    if (err instanceof RangeError) {
+      throw new ConfigError('MTE_ERR_CONFIG_PARSE', 'invalid TOML: nested too deep', { file, cause: err });
+    }
     const e = err as TomlErrorLike;
     const line = typeof e.line === 'number' ? e.line + 1 : undefined;
     const column = typeof e.col === 'number' ? e.col + 1 : undefined;
@@ -54,8 +57,17 @@ function plainTable(t: Record<string, unknown>, path: string[], file: string): P
   return out;
 }
 
+/** No real config nests deeper than a handful of levels; deeper input is hostile or broken. */
+const MAX_DEPTH = 32;
+
 /** `path` is shared and mutated while walking; it is copied only into an error. */
 function plainValue(v: unknown, path: string[], file: string): PlainValue {
+  if (path.length > MAX_DEPTH) {
+    throw new ConfigError('MTE_ERR_CONFIG_RANGE', `nested deeper than ${MAX_DEPTH} levels`, {
+      key: path.slice(0, 4).join('.'),
+      file,
+    });
+  }
   switch (typeof v) {
     case 'string':
     case 'boolean':

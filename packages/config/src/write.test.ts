@@ -58,8 +58,7 @@ describe('writeFileAtomic', () => {
     const path = join(dir, 'b.toml');
     await fsp.writeFile(path, INSTALLER_CRLF);
     const before = await fsp.readFile(path);
-    const failing: AtomicFsOps = {
-      ...realFs,
+    const failing: Partial<AtomicFsOps> = {
       rename: async () => {
         throw Object.assign(new Error('EXDEV: simulated'), { code: 'EXDEV' });
       },

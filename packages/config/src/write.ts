@@ -24,7 +24,8 @@ const nodeFs: AtomicFsOps = {
 export interface WriteOptions {
   /** Revision the caller's edit is based on; the write fails if the file on disk has another. */
   readonly expectedRevision?: string;
-  readonly fsOps?: AtomicFsOps;
+  /** Replaces some of the fs calls (tests simulate failures); the rest are node:fs/promises. */
+  readonly fsOps?: Partial<AtomicFsOps>;
 }
 
 /**
@@ -34,7 +35,7 @@ export interface WriteOptions {
  * RevisionConflictError) is thrown. Returns the new revision.
  */
 export async function writeFileAtomic(path: string, text: string, opts: WriteOptions = {}): Promise<string> {
-  const fs = opts.fsOps ?? nodeFs;
+  const fs: AtomicFsOps = { ...nodeFs, ...opts.fsOps };
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   const bytes = new TextEncoder().encode(text);

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { initiateObfuscated2 } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
+import { createCtrStream } from './ctr.js';
 import type { DcEndpoint, WorkerSettings } from './settings.js';
 import { UpstreamError, type Upstream, type UpstreamLeg, type UpstreamLegEvents, type UpstreamRequest } from './upstream.js';
 
@@ -76,9 +77,11 @@ export class DirectUpstream implements Upstream {
 
     const { init, session } = initiateObfuscated2({ tag: req.tag, dcId: req.dcId });
     socket.write(init);
-    const { encrypt, decrypt } = session;
+    const m = session.material;
+    const dcOut = createCtrStream(m.encryptKey, m.encryptIv, m.encryptSkip);
+    const dcIn = createCtrStream(m.decryptKey, m.decryptIv, m.decryptSkip);
     let closed = false;
-    socket.on('data', (chunk: Buffer) => events.data(decrypt.update(chunk)));
+    socket.on('data', (chunk: Buffer) => events.data(dcIn.apply(chunk)));
     socket.on('drain', () => events.drain());
     socket.on('end', () => events.end());
     socket.on('error', () => {
@@ -91,7 +94,7 @@ export class DirectUpstream implements Upstream {
     });
     return {
       route: 'direct',
-      write: (plain) => socket.write(encrypt.update(plain)),
+      write: (plain) => socket.write(dcOut.apply(plain)),
       pause: () => socket.pause(),
       resume: () => socket.resume(),
       end: () => socket.end(),

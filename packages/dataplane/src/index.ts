@@ -4,3 +4,4 @@ export * from './direct-upstream.js';
 export * from './user-registry.js';
 export * from './session.js';
 export * from './accept-loop.js';
+export * from './ctr.js';

@@ -23,6 +23,7 @@ import {
 import { C, ipToWords, type FailureClass, type HandshakeStage, type ReplayCache, type WorkerStats } from '@mtedge/stats';
 import { relayToMask } from './mask.js';
 import type { WorkerSettings } from './settings.js';
+import { createCtrStream, type CtrStream } from './ctr.js';
 import { ipInNets, type CompiledUser, type UserRegistry } from './user-registry.js';
 import { UpstreamError, type Upstream, type UpstreamLeg } from './upstream.js';
 
@@ -61,6 +62,9 @@ export class Session {
   private readonly ipWords = new Int32Array(4);
   private user: CompiledUser | undefined;
   private obf: Obf2Session | undefined;
+  /** Relay streams: client→proxy decryption and proxy→client encryption, in place. */
+  private clientIn: CtrStream | undefined;
+  private clientOut: CtrStream | undefined;
   private tls = false;
   private tlsReader: TlsRecordReader | undefined;
   private leg: UpstreamLeg | undefined;
@@ -321,7 +325,10 @@ export class Session {
     this.phase = 'connecting';
     this.socket.pause();
     const obf = this.obf!;
-    const firstPlain = firstData.length > 0 ? obf.decrypt.update(firstData) : undefined;
+    const m = obf.material;
+    this.clientIn = createCtrStream(m.decryptKey, m.decryptIv, m.decryptSkip);
+    this.clientOut = createCtrStream(m.encryptKey, m.encryptIv, m.encryptSkip);
+    const firstPlain = firstData.length > 0 ? this.clientIn.apply(firstData) : undefined;
     this.env.upstream
       .connect(
         { dcId: obf.dcId, tag: obf.tag, user: u, clientIp: this.clientIp, clientPort: this.clientPort },
@@ -365,7 +372,7 @@ export class Session {
       return;
     }
     if (!this.tls) {
-      this.forwardUp(this.obf!.decrypt.update(chunk));
+      this.forwardUp(this.clientIn!.apply(chunk));
       return;
     }
     const reader = this.tlsReader!;
@@ -373,7 +380,7 @@ export class Session {
     let rec;
     try {
       while ((rec = reader.next()) !== null) {
-        if (rec.type === TLS_TYPE_APPLICATION_DATA) this.forwardUp(this.obf!.decrypt.update(rec.payload));
+        if (rec.type === TLS_TYPE_APPLICATION_DATA) this.forwardUp(this.clientIn!.apply(rec.payload));
         else if (rec.type !== TLS_TYPE_CHANGE_CIPHER_SPEC) throw new Error('unexpected record');
         if (this.phase !== 'relay') return;
       }
@@ -383,6 +390,7 @@ export class Session {
     }
   }
 
+  /** `plain` passes to the leg, which may transform it in place. */
   private forwardUp(plain: Buffer): void {
     const st = this.env.stats;
     const u = this.user!;
@@ -401,8 +409,8 @@ export class Session {
     const u = this.user!;
     st.add(C.core.octets_to_clients, plain.length);
     st.addUserOctets(u.slot, 0, plain.length);
-    const out = this.obf!.encrypt.update(plain);
-    const ok = this.socket.write(this.tls ? wrapTls(out) : out);
+    const out = this.clientOut!.apply(plain);
+    const ok = this.tls ? writeTlsRecords(this.socket, out) : this.socket.write(out);
     if (!ok && !this.downPaused) {
       this.downPaused = true;
       this.leg!.pause();
@@ -452,21 +460,23 @@ export class Session {
   }
 }
 
-/** Outgoing bytes to an ee client ride in application-data records of at most 16 KiB. */
-function wrapTls(payload: Buffer): Buffer {
-  const records = Math.max(1, Math.ceil(payload.length / MAX_TLS_PLAINTEXT));
-  const out = Buffer.allocUnsafe(payload.length + records * TLS_HEADER_LEN);
-  let src = 0;
-  let dst = 0;
-  while (src < payload.length || dst === 0) {
+/**
+ * Outgoing bytes to an ee client ride in application-data records of at most 16 KiB: headers
+ * and payload slices go out corked as one writev, so the payload is never copied.
+ */
+function writeTlsRecords(socket: net.Socket, payload: Buffer): boolean {
+  if (payload.length === 0) return true;
+  socket.cork();
+  let ok = true;
+  for (let src = 0; src < payload.length; src += MAX_TLS_PLAINTEXT) {
     const n = Math.min(MAX_TLS_PLAINTEXT, payload.length - src);
-    writeTlsRecordHeader(out, dst, TLS_TYPE_APPLICATION_DATA, n);
-    payload.copy(out, dst + TLS_HEADER_LEN, src, src + n);
-    src += n;
-    dst += TLS_HEADER_LEN + n;
-    if (n === 0) break;
+    const header = Buffer.allocUnsafe(TLS_HEADER_LEN);
+    writeTlsRecordHeader(header, 0, TLS_TYPE_APPLICATION_DATA, n);
+    socket.write(header);
+    ok = socket.write(payload.subarray(src, src + n));
   }
-  return out.subarray(0, dst);
+  socket.uncork();
+  return ok;
 }
 
 function parseProxyHeaderSafe(b: Buffer): ReturnType<typeof parseProxyHeader> | 'bad' {

@@ -26,7 +26,7 @@ export interface UpstreamLegEvents {
 
 export interface UpstreamLeg {
   readonly route: 'direct' | 'me';
-  /** Plaintext from the client toward the DC; false = buffer full, wait for drain(). */
+  /** Plaintext from the client toward the DC; the leg owns `plain` from here (it may encrypt it in place). false = buffer full, wait for drain(). */
   write(plain: Buffer): boolean;
   pause(): void;
   resume(): void;

@@ -108,6 +108,8 @@ static napi_value local_port(napi_env env, napi_callback_info info) {
   napi_value out; napi_create_int32(env, port, &out); return out;
 }
 
+napi_value mtedge_register_aes_ctr(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "listenTcp", NULL, listen_tcp, NULL, NULL, NULL, napi_default, NULL },
@@ -116,7 +118,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "localPort", NULL, local_port, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return mtedge_register_aes_ctr(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

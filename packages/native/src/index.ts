@@ -1,14 +1,23 @@
 import { createRequire } from 'node:module';
 
-/** Socket primitives Node 20 does not expose (see csrc/sockets.c for why). */
-export interface NativeSockets {
+/** An OpenSSL AES-256-CTR context owned by the addon (freed with the JS object). */
+export type NativeCtrContext = { readonly __brand: 'NativeCtrContext' };
+
+/** What the addon exports (see csrc/ for why each exists). */
+export interface NativeAddon {
   /** socket + SO_REUSEADDR + bind + listen; returns the listening fd. */
   listenTcp(host: string, port: number, backlog: number, ipv6Only: boolean): number;
   /** A new descriptor for the same socket, so each worker can close its own. */
   dupFd(fd: number): number;
   closeFd(fd: number): void;
   localPort(fd: number): number;
+  ctrCreate(key: Uint8Array, iv: Uint8Array): NativeCtrContext;
+  /** Transforms `bytes` in place with `a`, then with `b` when given. */
+  ctrApply(a: NativeCtrContext, bytes: Uint8Array, b?: NativeCtrContext): void;
 }
+
+/** @deprecated name kept for the socket helpers' callers. */
+export type NativeSockets = NativeAddon;
 
 export class NativeLoadError extends Error {
   readonly code = 'MTE_ERR_NATIVE_LOAD';
@@ -18,15 +27,17 @@ export class NativeLoadError extends Error {
   }
 }
 
-let loaded: NativeSockets | undefined;
+let loaded: NativeAddon | undefined;
 
-export function nativeSockets(): NativeSockets {
+export function nativeAddon(): NativeAddon {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
   try {
-    loaded = require('../build/Release/mtedge_native.node') as NativeSockets;
+    loaded = require('../build/Release/mtedge_native.node') as NativeAddon;
   } catch (err) {
     throw new NativeLoadError(err);
   }
   return loaded;
 }
+
+export const nativeSockets = nativeAddon;

@@ -7,3 +7,8 @@ export * from './obfuscated2.js';
 export * from './faketls.js';
 export * from './framing.js';
 export * from './proxy-protocol.js';
+export * from './me-crc.js';
+export * from './me-rpc.js';
+export * from './me-kdf.js';
+export * from './me-config.js';
+export * from './me-stream.js';

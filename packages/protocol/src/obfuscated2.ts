@@ -67,6 +67,18 @@ export interface Obf2Session {
   dcId: number;
   encrypt: Cipher;
   decrypt: Decipher;
+  /** Keys and start offsets of both streams, for an in-place cipher that replaces encrypt/decrypt. */
+  material: Obf2KeyMaterial;
+}
+
+export interface Obf2KeyMaterial {
+  encryptKey: Buffer;
+  encryptIv: Buffer;
+  /** Bytes of the outgoing stream already consumed by the init (64 or 0). */
+  encryptSkip: number;
+  decryptKey: Buffer;
+  decryptIv: Buffer;
+  decryptSkip: number;
 }
 
 function sha256(a: Uint8Array, b: Uint8Array): Buffer {
@@ -107,7 +119,8 @@ export function acceptObfuscated2(init: Uint8Array, secret?: Uint8Array): Obf2Se
   if (tag === undefined) return null;
   const dcId = plain.readInt16LE(DC_POS);
   const encrypt = createCipheriv('aes-256-ctr', reverse.key, reverse.iv);
-  return { tag, dcId, encrypt, decrypt };
+  const material = { encryptKey: reverse.key, encryptIv: reverse.iv, encryptSkip: 0, decryptKey: forward.key, decryptIv: forward.iv, decryptSkip: OBF2_INIT_LEN };
+  return { tag, dcId, encrypt, decrypt, material };
 }
 
 // First-word values a client must avoid so the init is not mistaken for HTTP, a transport tag or TLS.
@@ -163,7 +176,8 @@ export function initiateObfuscated2(o: InitiateObf2Options): { init: Buffer; ses
   // Only the tag/dc tail goes out encrypted; the random head stays plain so the peer can derive keys.
   enc.copy(init, TAG_POS, TAG_POS, OBF2_INIT_LEN);
   const decrypt = createDecipheriv('aes-256-ctr', reverse.key, reverse.iv);
-  return { init, session: { tag: o.tag, dcId: o.dcId, encrypt, decrypt } };
+  const material = { encryptKey: forward.key, encryptIv: forward.iv, encryptSkip: OBF2_INIT_LEN, decryptKey: reverse.key, decryptIv: reverse.iv, decryptSkip: 0 };
+  return { init, session: { tag: o.tag, dcId: o.dcId, encrypt, decrypt, material } };
 }
 
 /**

@@ -36,6 +36,8 @@ export interface ConnectClientOptions {
   dcId?: number;
   /** Bytes written before anything else (a PROXY protocol header). */
   proxyHeader?: Buffer;
+  /** Local address to bind before connecting (e.g. 127.0.0.5, to appear as another client IP). */
+  localAddress?: string;
   /** Unix time put into the fake-TLS digest (to test the skew window). */
   nowSec?: number;
   /** Stream bytes sent in the same write (tls: the same record) as the init, as TDLib does. */
@@ -288,7 +290,7 @@ export async function connectClient(o: ConnectClientOptions): Promise<SimClient>
   const dcId = o.dcId ?? 2;
   const t0 = performance.now();
   const timeoutMs = o.handshakeTimeoutMs ?? 5000;
-  const socket = connect({ host: o.host, port: o.port });
+  const socket = connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) });
   socket.setNoDelay(true);
   const client = new SimClientImpl(socket, o, tag, dcId);
   const timer = setTimeout(() => socket.destroy(new TestkitTimeoutError(`handshake not done in ${timeoutMs} ms`, timeoutMs)), timeoutMs);

@@ -6,3 +6,4 @@ export * from './mask-host.js';
 export * from './client.js';
 export * from './probes.js';
 export * from './load.js';
+export * from './fake-me.js';

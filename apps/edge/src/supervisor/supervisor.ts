@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { ApiEventRecord, ControlPlane, EventsView, ReloadOutcome, RuntimeState, StartupComponent } from '@mtedge/api';
 import { loadConfigFile, parseConfigText, writeFileAtomic, type ConfigSnapshot, type EdgeConfig } from '@mtedge/config';
 import { buildWorkerSettings, type WorkerSettings } from '@mtedge/dataplane';
-import { nativeSockets, type NativeSockets } from '@mtedge/native';
+import { nativeAddon, type NativeAddon } from '@mtedge/native';
 import { StatsReader, createSharedStats, replayGeometry, type CountersSnapshot, type UserRuntimeSnapshot } from '@mtedge/stats';
 import type { Logger } from '../shared/logger.js';
 import { EventsRing } from './events-ring.js';
@@ -58,7 +58,7 @@ export class Supervisor implements ControlPlane {
   private reader!: StatsReader;
   private slots!: UserSlots;
   private ring = new EventsRing(256);
-  private native: NativeSockets | undefined;
+  private native: NativeAddon | undefined;
   private listenSockets: ListenSocket[] = [];
   private api: { port: number; close(): void } | undefined;
   private watcher: FSWatcher | undefined;
@@ -185,7 +185,7 @@ export class Supervisor implements ControlPlane {
   }
 
   private bindListeners(cfg: EdgeConfig): number[] {
-    this.native = nativeSockets();
+    this.native = nativeAddon();
     const ports: number[] = [];
     for (const l of cfg.server.listeners) {
       const v6 = l.ip.includes(':');

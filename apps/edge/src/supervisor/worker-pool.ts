@@ -5,7 +5,7 @@
  * released first.
  */
 import { Worker } from 'node:worker_threads';
-import type { NativeSockets } from '@mtedge/native';
+import type { NativeAddon } from '@mtedge/native';
 import type { WorkerSettings } from '@mtedge/dataplane';
 import type { SharedStatsBuffers, StatsReader } from '@mtedge/stats';
 import type { Logger } from '../shared/logger.js';
@@ -20,7 +20,7 @@ export interface WorkerPoolOptions {
   readonly count: number;
   readonly stats: SharedStatsBuffers;
   readonly reader: StatsReader;
-  readonly native: NativeSockets;
+  readonly native: NativeAddon;
   readonly listeners: readonly ListenSocket[];
   readonly settings: () => WorkerSettings;
   readonly logLevel: string;

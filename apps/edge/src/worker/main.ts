@@ -25,7 +25,8 @@ function event(eventType: string, context: string): void {
     w = { sec, n: 0, dropped: 0 };
     eventWindow.set(eventType, w);
   }
-  if (w.n++ < EVENT_BUDGET_PER_SEC) send({ type: 'event', eventType, context });
+  // The worker index lets an operator (and the e2e tests) see which thread refused or failed what.
+  if (w.n++ < EVENT_BUDGET_PER_SEC) send({ type: 'event', eventType, context: `${context} worker=${boot.workerIndex}` });
   else w.dropped++;
 }
 

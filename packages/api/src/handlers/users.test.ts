@@ -29,6 +29,9 @@ describe('users API', () => {
     assert.ok(disk.includes('# alice is the first user'));
     assert.ok(disk.includes('tls_domain = "example.com" # the fronting domain'));
     assert.ok(disk.includes(`bob = "${String(data['secret'])}"`));
+    const ev = h.cp.eventLog.at(-1);
+    assert.equal(ev?.event_type, 'api_createUser');
+    assert.match(ev?.context ?? '', /^POST \/v1\/users status=201 revision=[0-9a-f]{12}$/);
     await h.req({ method: 'POST', path: '/v1/users', body: { username: 'Aaron' } });
     const list = assertSuccess(await h.req('/v1/users'), 'UserInfoList') as unknown as { username: string }[];
     assert.deepEqual(list.map((u) => u.username), ['Aaron', 'alice', 'bob']);

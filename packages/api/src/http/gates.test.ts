@@ -91,3 +91,10 @@ describe('small parsers', () => {
     assert.equal(eventsLimit('7', 256), 7);
   });
 });
+
+describe('engine', () => {
+  it('reports the native uWebSockets.js binary', async () => {
+    const { uwsEngine } = await import('../engine.js');
+    assert.match(uwsEngine(), /^uWebSockets\.js \S+ \(uws_[a-z0-9]+_[a-z0-9]+_\d+\)$/);
+  });
+});

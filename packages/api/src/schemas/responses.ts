@@ -16,10 +16,10 @@ export const HealthReadyData = obj(
   'HealthReadyData',
   {
     ready: d(bool, '`true` when admission is open and at least one upstream is healthy.'),
-    status: oneOfStr(['ready', 'not_ready']),
-    admission_open: bool,
-    healthy_upstreams: u64,
-    total_upstreams: u64,
+    status: d(oneOfStr(['ready', 'not_ready']), '`ready` or `not_ready`.'),
+    admission_open: d(bool, 'Current admission-gate state.'),
+    healthy_upstreams: d(u64, 'Healthy upstream entries (direct mode counts as one).'),
+    total_upstreams: d(u64, 'Configured upstream entries.'),
   },
   { reason: d(oneOfStr(['admission_closed', 'no_healthy_upstreams']), 'Present when not ready.') },
 );
@@ -27,18 +27,23 @@ export const HealthReadyData = obj(
 export const SystemInfoData = obj(
   'SystemInfoData',
   {
-    version: str,
-    target_arch: str,
-    target_os: str,
-    build_profile: str,
+    version: d(str, 'mtedge version.'),
+    target_arch: d(str, 'CPU architecture (`process.arch`).'),
+    target_os: d(str, 'Operating system (`process.platform`).'),
+    build_profile: d(str, '`release` unless NODE_ENV=development.'),
     engine: d(str, 'mtedge: HTTP engine and native binary in use.'),
-    process_started_at_epoch_secs: u64,
-    uptime_seconds: f64,
-    config_path: str,
+    process_started_at_epoch_secs: d(u64, 'Process start, Unix seconds.'),
+    uptime_seconds: d(f64, 'Process uptime in seconds.'),
+    config_path: d(str, 'Active config file path.'),
     config_hash: d(str, 'Same value as the envelope `revision`.'),
-    config_reload_count: u64,
+    config_reload_count: d(u64, 'Config updates applied since process start.'),
   },
-  { git_commit: str, build_time_utc: str, rustc_version: str, last_config_reload_epoch_secs: u64 },
+  {
+    git_commit: d(str, 'Not reported by mtedge.'),
+    build_time_utc: d(str, 'Not reported by mtedge.'),
+    rustc_version: d(str, 'Not applicable (telemt field).'),
+    last_config_reload_epoch_secs: d(u64, 'Latest applied config update, Unix seconds; absent before the first.'),
+  },
 );
 
 const startupStatus = oneOfStr(['pending', 'initializing', 'ready', 'failed', 'skipped']);
@@ -582,25 +587,25 @@ export const UserLinks = obj('UserLinks', {
 export const UserInfo = obj(
   'UserInfo',
   {
-    username: str,
+    username: d(str, 'Username.'),
     enabled: d(bool, 'Effective enable flag; a missing config entry reads as `true`.'),
     in_runtime: d(bool, 'Whether the running config already contains this user.'),
-    current_connections: u64,
-    active_unique_ips: u64,
-    active_unique_ips_list: strArr,
-    recent_unique_ips: u64,
-    recent_unique_ips_list: strArr,
-    total_octets: u64,
-    links: UserLinks,
+    current_connections: d(u64, 'Current live connections.'),
+    active_unique_ips: d(u64, 'Current active unique source IPs.'),
+    active_unique_ips_list: d(strArr, 'Current active unique source IPs.'),
+    recent_unique_ips: d(u64, 'Unique source IPs inside the configured recent window.'),
+    recent_unique_ips_list: d(strArr, 'Unique source IPs inside the configured recent window.'),
+    total_octets: d(u64, 'Total traffic octets for this user (both directions).'),
+    links: d(UserLinks, '`tg://proxy` links from the current config (`general.links.public_host`/listeners, `public_port` or `server.port`, enabled modes).'),
   },
   {
-    user_ad_tag: str,
-    max_tcp_conns: u64,
-    expiration_rfc3339: str,
-    data_quota_bytes: u64,
-    rate_limit_up_bps: u64,
-    rate_limit_down_bps: u64,
-    max_unique_ips: u64,
+    user_ad_tag: d(str, 'Per-user ad tag (32 hex chars).'),
+    max_tcp_conns: d(u64, 'Per-user max concurrent TCP connections.'),
+    expiration_rfc3339: d(str, 'Expiration timestamp as written in config (starts with the date).'),
+    data_quota_bytes: d(u64, 'Per-user traffic quota in bytes.'),
+    rate_limit_up_bps: d(u64, 'Upload rate limit, bits per second.'),
+    rate_limit_down_bps: d(u64, 'Download rate limit, bits per second.'),
+    max_unique_ips: d(u64, 'Per-user unique source IP limit.'),
   },
 );
 
@@ -608,12 +613,15 @@ export const UserInfoList = arr(UserInfo);
 
 export const UserActiveIpsList = arr(obj('UserActiveIps', { username: str, active_ips: strArr }));
 
-export const CreateUserResponse = obj('CreateUserResponse', { user: UserInfo, secret: str });
-export const DeleteUserResponse = obj('DeleteUserResponse', { username: str, in_runtime: bool });
+export const CreateUserResponse = obj('CreateUserResponse', { user: UserInfo, secret: d(str, 'Effective user secret (32 hex).') });
+export const DeleteUserResponse = obj('DeleteUserResponse', {
+  username: d(str, 'Deleted username.'),
+  in_runtime: d(bool, '`true` while the running config still has the user.'),
+});
 export const ResetUserQuotaResponse = obj('ResetUserQuotaResponse', {
-  username: str,
-  used_bytes: u64,
-  last_reset_epoch_secs: u64,
+  username: d(str, 'User whose quota counter was reset.'),
+  used_bytes: d(u64, 'Used bytes after the reset: always `0`.'),
+  last_reset_epoch_secs: d(u64, 'Time of the reset, Unix seconds.'),
 });
 
 // --- config / reload --------------------------------------------------------------------------
@@ -660,14 +668,14 @@ export const ReloadStatus = obj('ReloadStatus', { ...reloadFields, started_at_ep
 export const PatchConfigResponse = obj(
   'PatchConfigResponse',
   {
-    revision: str,
-    restart_required: bool,
-    runtime_reload_required: bool,
-    process_restart_required: bool,
-    deferred_process_fields: strArr,
-    changed: strArr,
+    revision: d(str, 'SHA-256 hex of the file after the write.'),
+    restart_required: d(bool, 'Legacy flag: equals `process_restart_required` (mtedge applies every other field in-process).'),
+    runtime_reload_required: d(bool, 'Always `false`: the write is applied to the running edge before the response.'),
+    process_restart_required: d(bool, '`true` when process-owned sockets or paths changed.'),
+    deferred_process_fields: d(strArr, 'Process-owned fields that need a restart.'),
+    changed: d(strArr, 'Top-level sections that differ between the old and new file.'),
   },
-  { reload: ReloadAccepted },
+  { reload: d(ReloadAccepted, 'Present when the request had a valid `reload` query.') },
 );
 
 export const RESPONSE_SCHEMAS = {

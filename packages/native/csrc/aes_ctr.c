@@ -1,0 +1,92 @@
+/*
+ * In-place AES-256-CTR on Node's own OpenSSL (the node binary exports the EVP symbols and ships
+ * their headers). node:crypto's update() allocates an output Buffer per call; the relay instead
+ * transforms each received chunk where it lies, and does both of its passes (peer's stream in,
+ * other peer's stream out) in one call.
+ */
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+
+static void ctx_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)data);
+}
+
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type; size_t length; void *base; napi_value ab; size_t offset;
+    if (napi_get_typedarray_info(env, v, &type, &length, &base, &ab, &offset) != napi_ok) return 0;
+    if (type != napi_uint8_array) return 0;
+    *data = (uint8_t *)base; *len = length;
+    return 1;
+  }
+  bool is_buf = false;
+  napi_is_buffer(env, v, &is_buf);
+  if (!is_buf) return 0;
+  void *base; size_t length;
+  if (napi_get_buffer_info(env, v, &base, &length) != napi_ok) return 0;
+  *data = (uint8_t *)base; *len = length;
+  return 1;
+}
+
+/* ctrCreate(key32, iv16): External */
+static napi_value ctr_create(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *key, *iv; size_t klen, ivlen;
+  if (argc < 2 || !get_bytes(env, argv[0], &key, &klen) || !get_bytes(env, argv[1], &iv, &ivlen) || klen != 32 || ivlen != 16) {
+    napi_throw_type_error(env, NULL, "ctrCreate(key: 32 bytes, iv: 16 bytes)"); return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (!ctx || EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), NULL, key, iv) != 1) {
+    if (ctx) EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "EVP_EncryptInit_ex failed"); return NULL;
+  }
+  napi_value ext;
+  if (napi_create_external(env, ctx, ctx_finalize, NULL, &ext) != napi_ok) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
+  }
+  return ext;
+}
+
+static int run(EVP_CIPHER_CTX *ctx, uint8_t *data, size_t len) {
+  /* EVP takes int lengths: go in slices so huge buffers are fine. */
+  while (len > 0) {
+    int n = len > (1u << 30) ? (1 << 30) : (int)len;
+    int out = 0;
+    if (EVP_EncryptUpdate(ctx, data, &out, data, n) != 1) return 0;
+    data += n; len -= (size_t)n;
+  }
+  return 1;
+}
+
+/* ctrApply(ctxA, bytes[, ctxB]): transforms bytes in place with A, then with B when given. */
+static napi_value ctr_apply(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *a = NULL, *b = NULL; uint8_t *data; size_t len;
+  if (argc < 2 || napi_get_value_external(env, argv[0], &a) != napi_ok || !get_bytes(env, argv[1], &data, &len)) {
+    napi_throw_type_error(env, NULL, "ctrApply(ctx, bytes[, ctx2])"); return NULL;
+  }
+  if (argc >= 3) {
+    napi_valuetype t; napi_typeof(env, argv[2], &t);
+    if (t == napi_external && napi_get_value_external(env, argv[2], &b) != napi_ok) b = NULL;
+  }
+  if (!run((EVP_CIPHER_CTX *)a, data, len) || (b && !run((EVP_CIPHER_CTX *)b, data, len))) {
+    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "EVP_EncryptUpdate failed"); return NULL;
+  }
+  return NULL;
+}
+
+napi_value mtedge_register_aes_ctr(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "ctrCreate", NULL, ctr_create, NULL, NULL, NULL, napi_default, NULL },
+    { "ctrApply", NULL, ctr_apply, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { nativeAddon } from './index.js';
+
+test('in-place AES-256-CTR equals node:crypto over arbitrary splits, and chains two contexts', () => {
+  const n = nativeAddon();
+  for (let round = 0; round < 50; round++) {
+    const key = randomBytes(32);
+    const iv = randomBytes(16);
+    const data = randomBytes(1 + Math.floor(Math.random() * 70_000));
+    const ref = createCipheriv('aes-256-ctr', key, iv).update(data);
+    const ctx = n.ctrCreate(key, iv);
+    const out = Buffer.from(data);
+    let off = 0;
+    while (off < out.length) {
+      const len = Math.min(out.length - off, 1 + Math.floor(Math.random() * 5000));
+      n.ctrApply(ctx, out.subarray(off, off + len));
+      off += len;
+    }
+    assert.ok(out.equals(ref), `round ${round}`);
+  }
+  const k1 = randomBytes(32), i1 = randomBytes(16), k2 = randomBytes(32), i2 = randomBytes(16);
+  const data = randomBytes(4096);
+  const ref = createCipheriv('aes-256-ctr', k2, i2).update(createCipheriv('aes-256-ctr', k1, i1).update(data));
+  const both = Buffer.from(data);
+  n.ctrApply(n.ctrCreate(k1, i1), both, n.ctrCreate(k2, i2));
+  assert.ok(both.equals(ref));
+  assert.throws(() => n.ctrCreate(randomBytes(16), i1), /32 bytes/);
+});
+
+test('listening socket: dup keeps accepting after the original closes', async () => {
+  const n = nativeAddon();
+  const fd = n.listenTcp('127.0.0.1', 0, 16, false);
+  const port = n.localPort(fd);
+  assert.ok(port > 0);
+  const dup = n.dupFd(fd);
+  n.closeFd(fd);
+  const server = net.createServer((s) => s.end('hi'));
+  await new Promise<void>((r) => server.listen({ fd: dup }, () => r()));
+  const got = await new Promise<string>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let d = '';
+    c.on('data', (x) => (d += x));
+    c.on('end', () => resolve(d));
+    c.on('error', reject);
+  });
+  assert.equal(got, 'hi');
+  await new Promise<void>((r) => server.close(() => r()));
+  assert.throws(() => n.listenTcp('not-an-ip', 0, 16, false), /not an IP/);
+});

@@ -91,4 +91,6 @@ export interface ControlPlane {
   recordEvent(eventType: string, context: string): void;
   /** Hosts to put in tg:// links, resolved per the contract's link rules. */
   linkHosts(): readonly string[];
+  /** Port to put in tg:// links: general.links.public_port, else the port actually bound. */
+  linkPort(): number;
 }

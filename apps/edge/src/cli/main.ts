@@ -3,7 +3,6 @@
  * mtedge CLI: run | check-config | links | version.
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,20 +57,12 @@ async function writeDefaultConfig(path: string): Promise<void> {
   await writeFile(path, text, { flag: 'wx' });
 }
 
-/** Loads the uWS native binary now, so a missing one fails the start loudly, and names it. */
-function uwsEngineName(): string {
-  const require = createRequire(import.meta.url);
-  require('uWebSockets.js');
-  const pkg = require('uWebSockets.js/package.json') as { version?: string };
-  return `uWebSockets.js ${pkg.version ?? 'unknown'} (uws_${process.platform}_${process.arch}_${process.versions.modules})`;
-}
-
 async function loadApi(): Promise<{ engine: string; start: (cp: import('@mtedge/api').ControlPlane, host: string, port: number) => Promise<{ port: number; close(): void }> }> {
   let mod: typeof import('@mtedge/api');
   let engine: string;
   try {
     mod = await import('@mtedge/api');
-    engine = uwsEngineName();
+    engine = mod.uwsEngine();
   } catch (err) {
     throw new Error(`the Control API engine (uWebSockets.js native binary) did not load: ${(err as Error).message}`);
   }

@@ -60,6 +60,8 @@ export class Supervisor implements ControlPlane {
   private ring = new EventsRing(256);
   private native: NativeAddon | undefined;
   private listenSockets: ListenSocket[] = [];
+  /** The first listener's port as bound (differs from config when server.port = 0). */
+  private boundPort: number | undefined;
   private api: { port: number; close(): void } | undefined;
   private watcher: FSWatcher | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
@@ -119,6 +121,7 @@ export class Supervisor implements ControlPlane {
     this.syncSlots(cfg);
     this.settings = buildWorkerSettings(cfg, snap.revision, this.slots.map);
     const listenPorts = this.step('listeners', () => this.bindListeners(cfg));
+    this.boundPort = listenPorts[0];
     this.components.find((c) => c.id === 'workers')!.status = 'running';
     this.components.find((c) => c.id === 'workers')!.started = Date.now();
     this.pool = new WorkerPool({
@@ -377,6 +380,11 @@ export class Supervisor implements ControlPlane {
 
   linkHosts(): readonly string[] {
     return resolveLinkHosts(this.snapshot.config);
+  }
+
+  linkPort(): number {
+    const c = this.snapshot.config;
+    return c.general.links.public_port ?? (c.server.port === 0 ? this.boundPort ?? 0 : c.server.port);
   }
 
   /** For tests and operators: kill a worker as if it crashed. */

@@ -16,7 +16,7 @@ export function userLinks(cp: ControlPlane, snap: ConfigSnapshot, secretHex: str
   try {
     return buildUserLinks({
       hosts: cp.linkHosts(),
-      port: c.general.links.public_port ?? c.server.port,
+      port: cp.linkPort(),
       secretHex,
       modes: c.general.modes,
       tlsDomain: c.censorship.tls_domain,

@@ -217,6 +217,11 @@ export class FakeControlPlane implements ControlPlane {
     this.eventLog.push({ seq: this.eventLog.length + 1, ts_epoch_secs: Math.floor(Date.now() / 1000), event_type: eventType, context });
   }
 
+  linkPort(): number {
+    const c = this.current().config;
+    return c.general.links.public_port ?? c.server.port;
+  }
+
   linkHosts(): readonly string[] {
     return this.hosts;
   }

@@ -3,6 +3,7 @@
  * optionality follow the contract tables; `engine` in SystemInfoData is an mtedge addition.
  */
 import { arr, bool, counters, d, f64, i64, obj, oneOfStr, str, strArr, u64, type JsonSchema } from './builders.js';
+import { DESYNC_FIELDS, UPSTREAM_FIELDS } from '@mtedge/stats';
 
 const u64Arr = arr(u64);
 
@@ -172,6 +173,9 @@ export const SecurityWhitelistData = obj('SecurityWhitelistData', {
 });
 
 // --- stats ------------------------------------------------------------------------------------
+// The counter registry in @mtedge/stats names these fields once; the contract reuses its lists.
+export const ZERO_UPSTREAM_FIELDS = UPSTREAM_FIELDS;
+export const ZERO_DESYNC_FIELDS = DESYNC_FIELDS;
 const ClassCount = obj('ClassCount', { class: str, total: u64 });
 const StageCount = obj('StageCount', { stage: str, total: u64 });
 
@@ -185,25 +189,6 @@ export const SummaryData = obj('SummaryData', {
   handshake_timeouts_total: u64,
   configured_users: u64,
 });
-
-export const ZERO_UPSTREAM_FIELDS = [
-  'connect_attempt_total',
-  'connect_success_total',
-  'connect_fail_total',
-  'connect_failfast_hard_error_total',
-  'connect_attempts_bucket_1',
-  'connect_attempts_bucket_2',
-  'connect_attempts_bucket_3_4',
-  'connect_attempts_bucket_gt_4',
-  'connect_duration_success_bucket_le_100ms',
-  'connect_duration_success_bucket_101_500ms',
-  'connect_duration_success_bucket_501_1000ms',
-  'connect_duration_success_bucket_gt_1000ms',
-  'connect_duration_fail_bucket_le_100ms',
-  'connect_duration_fail_bucket_101_500ms',
-  'connect_duration_fail_bucket_501_1000ms',
-  'connect_duration_fail_bucket_gt_1000ms',
-] as const;
 
 export const ZERO_MIDDLE_PROXY_FIELDS = [
   'keepalive_sent_total',
@@ -274,17 +259,6 @@ export const ZERO_POOL_FIELDS = [
   'refill_failed_total',
   'writer_restored_same_endpoint_total',
   'writer_restored_fallback_total',
-] as const;
-
-export const ZERO_DESYNC_FIELDS = [
-  'secure_padding_invalid_total',
-  'desync_total',
-  'desync_full_logged_total',
-  'desync_suppressed_total',
-  'desync_frames_bucket_0',
-  'desync_frames_bucket_1_2',
-  'desync_frames_bucket_3_10',
-  'desync_frames_bucket_gt_10',
 ] as const;
 
 export const ZeroUpstreamData = counters('ZeroUpstreamData', ZERO_UPSTREAM_FIELDS);

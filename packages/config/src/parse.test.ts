@@ -6,14 +6,14 @@ import { FULL, INSTALLER_CRLF, LEGACY, MINIMAL, SECRET_A, SECRET_B } from './tes
 const codes = (w: readonly { code: string }[]): string[] => w.map((x) => x.code);
 
 describe('parseConfigText: valid files', () => {
-  it('minimal file gets telemt defaults', () => {
+  it('minimal file gets telemt defaults (except the ME opt-in)', () => {
     const s = parseConfigText(MINIMAL, 'config.toml');
     const c = s.config;
     assert.equal(s.revision, computeRevision(MINIMAL));
     assert.equal(s.path, 'config.toml');
     assert.deepEqual(c.general.modes, { classic: false, secure: false, tls: true });
     assert.equal(c.general.links.show, '*');
-    assert.equal(c.general.use_middle_proxy, true);
+    assert.equal(c.general.use_middle_proxy, false, 'ME is opt-in in mtedge (docs/CONFIG.md differences)');
     assert.equal(c.general.tg_connect, 10);
     assert.equal(c.general.workers, 0);
     assert.equal(c.server.port, 443);

@@ -48,7 +48,8 @@ export function resolveConfig(doc: PlainTable): EdgeConfig {
       public_port: optNum(links, 'public_port'),
     },
     ad_tag: optStr(g, 'ad_tag'),
-    use_middle_proxy: bool(g, 'use_middle_proxy', true),
+    // mtedge: the Middle-End is opt-in (it downloads from Telegram at start); telemt defaults to true.
+    use_middle_proxy: bool(g, 'use_middle_proxy', false),
     log_level: (optStr(g, 'log_level') ?? 'normal') as LogLevel,
     me2dc_fallback: bool(g, 'me2dc_fallback', true),
     fast_mode: bool(g, 'fast_mode', true),
@@ -65,6 +66,14 @@ export function resolveConfig(doc: PlainTable): EdgeConfig {
     proxy_config_v6_cache_path: optStr(g, 'proxy_config_v6_cache_path') ?? 'cache/proxy-config-v6.txt',
     proxy_config_v6_url: optStr(g, 'proxy_config_v6_url') ?? 'https://core.telegram.org/getProxyConfigV6',
     middle_proxy_nat_ip: optStr(g, 'middle_proxy_nat_ip'),
+    middle_proxy_pool_size: num(g, 'middle_proxy_pool_size', 8),
+    me_keepalive_enabled: bool(g, 'me_keepalive_enabled', true),
+    me_keepalive_interval_secs: num(g, 'me_keepalive_interval_secs', 8),
+    me_keepalive_jitter_secs: num(g, 'me_keepalive_jitter_secs', 2),
+    me_reconnect_backoff_base_ms: num(g, 'me_reconnect_backoff_base_ms', 500),
+    me_reconnect_backoff_cap_ms: num(g, 'me_reconnect_backoff_cap_ms', 30000),
+    me_route_hybrid_max_wait_ms: num(g, 'me_route_hybrid_max_wait_ms', 3000),
+    me_pool_drain_ttl_secs: num(g, 'me_pool_drain_ttl_secs', 90),
   };
 
   const ipv4 = bool(net, 'ipv4', true);

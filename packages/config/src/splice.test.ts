@@ -133,7 +133,8 @@ describe('spliceConfig', () => {
     const s = parseConfigText(out, 'c');
     assert.equal(s.config.general.log_level, 'debug');
     assert.deepEqual(s.config.general.links.show, ['alice']);
-    assert.equal(s.config.general.use_middle_proxy, true);
+    assert.ok(!/^use_middle_proxy\s*=/m.test(out), 'null removed the key');
+    assert.equal(s.config.general.use_middle_proxy, false, 'back to the default');
     assert.equal(s.config.server.port, 8443);
     assert.equal(s.config.server.api.read_only, true);
     assertUntouchedLinesKept(BASE, out, ['log_level', 'use_middle_proxy', 'port']);

@@ -43,6 +43,17 @@ export interface GeneralConfig {
   readonly proxy_config_v6_url: string;
   /** Public IP to use in the ME key derivation when behind NAT. */
   readonly middle_proxy_nat_ip: string | undefined;
+  /** ME writers per DC for the whole process (spread over the workers). */
+  readonly middle_proxy_pool_size: number;
+  readonly me_keepalive_enabled: boolean;
+  readonly me_keepalive_interval_secs: number;
+  readonly me_keepalive_jitter_secs: number;
+  readonly me_reconnect_backoff_base_ms: number;
+  readonly me_reconnect_backoff_cap_ms: number;
+  /** How long a new client may wait for an ME writer of its DC (then fallback or close). */
+  readonly me_route_hybrid_max_wait_ms: number;
+  /** Writers of a replaced ME generation are closed after this long. */
+  readonly me_pool_drain_ttl_secs: number;
 }
 
 export interface ListenerConfig {

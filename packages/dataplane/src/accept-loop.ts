@@ -7,7 +7,7 @@ import net from 'node:net';
 import { C, ReplayCache, type WorkerStats } from '@mtedge/stats';
 import { Session, type SessionTracker } from './session.js';
 import type { WorkerSettings } from './settings.js';
-import { DirectUpstream } from './direct-upstream.js';
+import { RoutedUpstream } from './me/routed-upstream.js';
 import type { Upstream } from './upstream.js';
 import { UserRegistry } from './user-registry.js';
 
@@ -20,7 +20,7 @@ export interface AcceptLoopOptions {
   readonly stats: WorkerStats;
   readonly settings: WorkerSettings;
   readonly event: (type: string, context: string) => void;
-  /** Defaults to direct mode. */
+  /** Defaults to direct, or Middle-End when the settings carry `me` (see RoutedUpstream). */
   readonly upstream?: Upstream;
 }
 
@@ -36,7 +36,7 @@ export class AcceptLoop implements SessionTracker {
     this.settings = opts.settings;
     this.users = new UserRegistry(opts.settings.users);
     this.replay = new ReplayCache(opts.stats.bufs);
-    this.upstream = opts.upstream ?? new DirectUpstream(() => this.settings, opts.stats);
+    this.upstream = opts.upstream ?? new RoutedUpstream(() => this.settings, opts.stats, opts.event);
   }
 
   async listen(fds: readonly ListenFd[]): Promise<void> {
@@ -103,6 +103,7 @@ export class AcceptLoop implements SessionTracker {
     const before = this.users;
     this.settings = settings;
     this.users = new UserRegistry(settings.users);
+    if (this.upstream instanceof RoutedUpstream) this.upstream.settingsChanged();
     const now = Date.now();
     for (const name of [...this.live.keys()]) {
       const old = before.get(name);
@@ -125,5 +126,6 @@ export class AcceptLoop implements SessionTracker {
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const name of [...this.live.keys()]) this.kickUser(name);
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 2000).unref())]);
+    if (this.upstream instanceof RoutedUpstream) this.upstream.close();
   }
 }

@@ -5,3 +5,4 @@ export * from './user-registry.js';
 export * from './session.js';
 export * from './accept-loop.js';
 export * from './ctr.js';
+export * from './me/index.js';

@@ -16,6 +16,9 @@ export function relayToMask(client: net.Socket, buffered: Buffer, settings: Work
   }
   let done = false;
   let relayed = 0;
+  let connected = false;
+  // The session may have masked because of the client's EOF (an HTTP probe that half-closed).
+  let clientEnded = client.readableEnded;
   const upstream = net.connect({ host: m.host, port: m.port, allowHalfOpen: true });
   const finish = (): void => {
     if (done) return;
@@ -37,10 +40,13 @@ export function relayToMask(client: net.Socket, buffered: Buffer, settings: Work
   client.setTimeout(m.idleTimeoutMs, finish);
   upstream.setTimeout(m.idleTimeoutMs, finish);
   upstream.once('connect', () => {
+    connected = true;
     if (buffered.length > 0) {
       stats.add(C.core.mask_octets_from_clients, buffered.length);
       if (budget(buffered.length)) upstream.write(buffered);
     }
+    // A prober that sent its request and half-closed still gets the mask host's answer.
+    if (clientEnded) upstream.end();
     client.on('data', (d: Buffer) => {
       stats.add(C.core.mask_octets_from_clients, d.length);
       if (budget(d.length) && !upstream.write(d)) client.pause();
@@ -53,7 +59,11 @@ export function relayToMask(client: net.Socket, buffered: Buffer, settings: Work
     if (budget(d.length) && !client.write(d)) upstream.pause();
   });
   client.on('drain', () => upstream.resume());
-  client.on('end', () => upstream.end());
+  client.on('end', () => {
+    // Ending before 'connect' would drop the buffered bytes (write after end).
+    clientEnded = true;
+    if (connected) upstream.end();
+  });
   upstream.on('end', () => client.end());
   client.on('close', finish);
   upstream.on('close', () => {

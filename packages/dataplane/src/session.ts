@@ -24,7 +24,7 @@ import { C, ipToWords, type FailureClass, type HandshakeStage, type ReplayCache,
 import { relayToMask } from './mask.js';
 import type { WorkerSettings } from './settings.js';
 import { createCtrStream, type CtrStream } from './ctr.js';
-import { ipInNets, type CompiledUser, type UserRegistry } from './user-registry.js';
+import { ipInNets, parseNets, type CompiledUser, type UserRegistry } from './user-registry.js';
 import { UpstreamError, type Upstream, type UpstreamLeg } from './upstream.js';
 
 export interface SessionEnv {
@@ -70,6 +70,8 @@ export class Session {
   private leg: UpstreamLeg | undefined;
   private heldConn = false;
   private heldIp = false;
+  /** The client half-closed while the DC leg was still being opened. */
+  private clientEnded = false;
   private counted = false;
   private upPaused = false;
   private downPaused = false;
@@ -147,6 +149,11 @@ export class Session {
       this.leg?.end();
       return;
     }
+    if (this.phase === 'connecting') {
+      // Passed on once the leg is up, after the data that came before it.
+      this.clientEnded = true;
+      return;
+    }
     if (this.phase === 'prelude' || this.phase === 'proxy' || this.phase === 'tls-inner') {
       if (this.phase === 'prelude' && this.pending.length > 0 && looksLikeHttp(this.pending)) return this.fail('http_probe', 'mask');
       this.fail('unexpected_eof', 'close');
@@ -167,6 +174,11 @@ export class Session {
   private advance(): void {
     const s = this.env.settings();
     if (this.phase === 'proxy') {
+      // Only a trusted peer (the load balancer) may tell us who the client is.
+      const trusted = trustedProxyNets(s);
+      if (trusted.length > 0 && !ipInNets(this.clientIp, trusted)) {
+        return this.fail('proxy_protocol_invalid', 'close', 'first_packet_prelude', 'PROXY header from an untrusted peer');
+      }
       const r = parseProxyHeaderSafe(this.pending);
       if (r === 'bad') return this.fail('proxy_protocol_invalid', 'close', 'first_packet_prelude', 'malformed PROXY header');
       if (r.status === 'incomplete') return;
@@ -358,6 +370,7 @@ export class Session {
         if (this.phase === 'relay' && !this.upPaused) this.socket.resume();
         // Data that arrived while connecting sits in the TLS reader.
         if (this.tls && this.tlsReader!.buffered > 0) this.onClientData(Buffer.alloc(0));
+        if (this.clientEnded && this.phase === 'relay') leg.end();
       })
       .catch((err: unknown) => {
         const ue = err instanceof UpstreamError ? err : undefined;
@@ -477,6 +490,17 @@ function writeTlsRecords(socket: net.Socket, payload: Buffer): boolean {
   }
   socket.uncork();
   return ok;
+}
+
+/**
+ * server.proxy_protocol_trusted_cidrs, parsed once per settings push. Empty trusts every peer:
+ * the config resolves an omitted key to [] (telemt's omitted default is trust-all).
+ */
+const trustedNetsCache = new WeakMap<WorkerSettings, ReturnType<typeof parseNets>>();
+function trustedProxyNets(s: WorkerSettings): ReturnType<typeof parseNets> {
+  let nets = trustedNetsCache.get(s);
+  if (!nets) trustedNetsCache.set(s, (nets = parseNets(s.proxyProtocolTrusted)));
+  return nets;
 }
 
 function parseProxyHeaderSafe(b: Buffer): ReturnType<typeof parseProxyHeader> | 'bad' {

@@ -3,6 +3,7 @@
  * crosses postMessage (no functions, no class instances), rebuilt by the supervisor on reload.
  */
 import type { EdgeConfig, UnknownSniAction, UniqueIpsMode } from '@mtedge/config';
+import type { MeWorkerSettings } from './me/settings.js';
 
 export interface DcEndpoint {
   readonly host: string;
@@ -48,6 +49,8 @@ export interface WorkerSettings {
   readonly uniqueIpMode: UniqueIpsMode;
   readonly uniqueIpWindowSecs: number;
   readonly users: readonly WorkerUser[];
+  /** Middle-End mode; set by the supervisor once proxy-secret and proxy-multi.conf are loaded. */
+  readonly me?: MeWorkerSettings | undefined;
 }
 
 /** Telegram's production DC addresses (direct mode), used when [dc_overrides] does not name the DC. */

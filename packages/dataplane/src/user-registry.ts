@@ -10,7 +10,7 @@ export interface CompiledUser extends WorkerUser {
   readonly denyNets: readonly [ipaddr.IPv4 | ipaddr.IPv6, number][];
 }
 
-function parseNets(list: readonly string[]): [ipaddr.IPv4 | ipaddr.IPv6, number][] {
+export function parseNets(list: readonly string[]): [ipaddr.IPv4 | ipaddr.IPv6, number][] {
   const out: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
   for (const s of list) {
     try {

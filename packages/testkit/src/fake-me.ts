@@ -54,6 +54,11 @@ export interface FakeMeRequest {
   readonly adTag: Buffer | undefined;
   readonly payload: Buffer;
   readonly answeredReqPq: boolean;
+  /** 16 bytes each (v4-mapped for IPv4). */
+  readonly clientIp: Buffer;
+  readonly clientPort: number;
+  readonly proxyIp: Buffer;
+  readonly proxyPort: number;
 }
 
 export interface FakeMeLink {
@@ -255,7 +260,10 @@ class FakeMeImpl implements FakeMe {
         const nonce = parseReqPq(r.payload);
         const max = this.o.maxRecordedRequests ?? 100_000;
         if (this.reqs.length >= max) this.reqs.splice(0, this.reqs.length - max + 1);
-        this.reqs.push({ link: l.rec.id, connId: r.connId, flags: r.flags, adTag: r.adTag, payload: Buffer.from(r.payload), answeredReqPq: nonce !== null });
+        this.reqs.push({
+          link: l.rec.id, connId: r.connId, flags: r.flags, adTag: r.adTag, payload: Buffer.from(r.payload), answeredReqPq: nonce !== null,
+          clientIp: r.clientIp, clientPort: r.clientPort, proxyIp: r.proxyIp, proxyPort: r.proxyPort,
+        });
         if (this.quickAcks && (r.flags & ME_FLAG_QUICKACK) !== 0) this.send(l, encodeSimpleAck(r.connId, 0x80000000 | (r.payload.length & 0x7fffffff)));
         this.send(l, encodeProxyAns(0, r.connId, nonce !== null ? buildResPq(nonce) : r.payload));
         return;

@@ -16,6 +16,7 @@ import { resolveLinkHosts } from './link-hosts.js';
 import { readQuotaState, writeQuotaState, type QuotaState } from './quota-state.js';
 import { UserSlots } from './user-slots.js';
 import { WorkerPool, type ListenSocket } from './worker-pool.js';
+import { MeConfigSource, buildMeSettings } from './me-config.js';
 
 export const MTEDGE_VERSION = '0.1.0';
 
@@ -68,6 +69,9 @@ export class Supervisor implements ControlPlane {
   private quota: QuotaState = {};
   private quotaTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private me: MeConfigSource | undefined;
+  private workerCount = 1;
+  private publicPort = 0;
   private applying: Promise<unknown> = Promise.resolve();
   private readonly components: Component[] = [
     { id: 'config_load', title: 'Load and validate config.toml', status: 'pending' },
@@ -121,6 +125,10 @@ export class Supervisor implements ControlPlane {
     this.syncSlots(cfg);
     this.settings = buildWorkerSettings(cfg, snap.revision, this.slots.map);
     const listenPorts = this.step('listeners', () => this.bindListeners(cfg));
+    this.workerCount = workers;
+    this.publicPort = listenPorts[0] ?? cfg.server.port;
+    await this.startMe(cfg);
+    this.settings = this.withMe(this.settings);
     this.boundPort = listenPorts[0];
     this.components.find((c) => c.id === 'workers')!.status = 'running';
     this.components.find((c) => c.id === 'workers')!.started = Date.now();
@@ -178,6 +186,32 @@ export class Supervisor implements ControlPlane {
     return { apiPort, listenPorts };
   }
 
+  /**
+   * Middle-End mode: load proxy-secret and proxy-multi.conf before the workers start, then keep
+   * them fresh. Without them the workers run direct (me2dc_fallback) and an event says why.
+   */
+  private async startMe(cfg: EdgeConfig): Promise<void> {
+    if (!cfg.general.use_middle_proxy) return;
+    this.me = new MeConfigSource(cfg, dirname(this.configPath), (t, c) => this.recordEvent(t, c));
+    try {
+      await this.me.refresh();
+    } catch (err) {
+      this.log.warn(`Middle-End disabled until its inputs load: ${(err as Error).message}`);
+      this.recordEvent('me_unavailable', (err as Error).message);
+    }
+    this.me.start(() => {
+      this.settings = this.withMe(this.settings);
+      this.pool?.broadcast({ type: 'settings', settings: this.settings });
+    });
+  }
+
+  private withMe(s: WorkerSettings): WorkerSettings {
+    const inputs = this.me?.current;
+    const cfg = this.snapshot.config;
+    if (!inputs || !cfg.general.use_middle_proxy) return s;
+    return { ...s, me: buildMeSettings(cfg, inputs, this.workerCount, this.publicPort) };
+  }
+
   private quotaPath(): string {
     return resolve(dirname(this.configPath), this.snapshot.config.general.quota_state_path);
   }
@@ -225,7 +259,8 @@ export class Supervisor implements ControlPlane {
     const deferred = PROCESS_FIELDS.filter(([, get]) => JSON.stringify(get(prev.config)) !== JSON.stringify(get(next.config))).map(([k]) => k);
     this.syncSlots(next.config);
     this.snapshot = next;
-    this.settings = buildWorkerSettings(next.config, next.revision, this.slots.map);
+    this.me?.setConfig(next.config);
+    this.settings = this.withMe(buildWorkerSettings(next.config, next.revision, this.slots.map));
     this.ring.resize(next.config.server.api.runtime_edge_events_capacity);
     this.pool?.broadcast({ type: 'settings', settings: this.settings });
     this.reloadCount++;
@@ -396,6 +431,7 @@ export class Supervisor implements ControlPlane {
     if (this.stopped) return;
     this.stopped = true;
     this.watcher?.close();
+    this.me?.stop();
     if (this.watchTimer) clearTimeout(this.watchTimer);
     if (this.quotaTimer) clearInterval(this.quotaTimer);
     this.api?.close();

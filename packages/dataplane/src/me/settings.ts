@@ -1,0 +1,54 @@
+/**
+ * What a worker needs to run Middle-End mode, built by the supervisor from config.toml plus the
+ * downloaded proxy-secret and proxy-multi.conf. Plain data (crosses postMessage).
+ */
+import type { DcEndpoint } from '../settings.js';
+
+export interface MeWorkerSettings {
+  readonly enabled: boolean;
+  /** Changes whenever the secret or the endpoint table changes; writers of an older one drain. */
+  readonly generation: string;
+  /** ME DC id as a decimal string (may be negative, media) -> endpoints. */
+  readonly endpoints: Readonly<Record<string, readonly DcEndpoint[]>>;
+  /** `default N;` of proxy-multi.conf; unknown DCs go there. */
+  readonly defaultDc: number | undefined;
+  readonly secretHex: string;
+  /** Writers per DC per worker. */
+  readonly poolSize: number;
+  readonly keepaliveEnabled: boolean;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveJitterMs: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectCapMs: number;
+  /** TCP connect + RPC handshake budget for one writer. */
+  readonly connectTimeoutMs: number;
+  /** A writer that got no packet at all for this long while it owed answers is declared dead. */
+  readonly stallTimeoutMs: number;
+  /** How long a new client may wait for a writer of its DC before fallback/close. */
+  readonly noWriterWaitMs: number;
+  /** me2dc_fallback: no writer for the DC -> route the client direct (else close it). */
+  readonly fallbackToDirect: boolean;
+  /** Public IPv4 used in the key derivation and as the proxy address behind NAT. */
+  readonly natIp: string | undefined;
+  /** Port clients connect to (the "proxy port" of RPC_PROXY_REQ). */
+  readonly publicPort: number;
+  /** Writers of an old generation are closed after this long even if clients remain. */
+  readonly drainTtlMs: number;
+}
+
+export const ME_DEFAULTS = Object.freeze({
+  poolSize: 2,
+  keepaliveEnabled: true,
+  keepaliveIntervalMs: 8000,
+  keepaliveJitterMs: 2000,
+  reconnectBaseMs: 500,
+  reconnectCapMs: 30_000,
+  connectTimeoutMs: 10_000,
+  noWriterWaitMs: 3000,
+  drainTtlMs: 90_000,
+});
+
+/** Two missed keepalives plus slack: long enough for a busy ME, short enough that no client hangs. */
+export function defaultStallTimeoutMs(keepaliveIntervalMs: number, jitterMs: number): number {
+  return Math.max(2000, 2 * (keepaliveIntervalMs + jitterMs) + 1000);
+}

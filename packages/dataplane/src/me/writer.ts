@@ -1,0 +1,242 @@
+/**
+ * One long-lived RPC link to one ME endpoint ("writer"): TCP connect, RPC_NONCE, key derivation,
+ * RPC_HANDSHAKE (asking for CRC32-C), then AES-256-CBC packets with seq + CRC checks both ways.
+ * It carries many clients; routing by conn_id is the pool's job. Keepalive pings and the stall
+ * watchdog live here so a silent ME is noticed even when no client talks.
+ */
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import {
+  MeProtocolError,
+  MeRpcStream,
+  RPC_CRYPTO_AES,
+  RPCF_USE_CRC32C,
+  decodeMeMessage,
+  decodeRpcHandshake,
+  decodeRpcNonce,
+  encodePing,
+  encodePong,
+  encodeRpcHandshake,
+  encodeRpcNonce,
+  ipv4Mapped,
+  meSessionKeys,
+  parseIpv4,
+  parseIpv6,
+  proxySecretKeySelect,
+  type MeMessage,
+} from '@mtedge/protocol';
+import type { DcEndpoint } from '../settings.js';
+
+/** The official client refuses an ME nonce whose clock is further off than this (seconds). */
+const NONCE_SKEW_SECS = 30;
+
+export type MeWriterState = 'connecting' | 'handshake' | 'ready' | 'closed';
+
+export class MeWriterError extends Error {
+  constructor(
+    readonly code: 'MTE_ERR_ME_CONNECT' | 'MTE_ERR_ME_HANDSHAKE' | 'MTE_ERR_ME_TIMEOUT' | 'MTE_ERR_ME_STALLED' | 'MTE_ERR_ME_PROTOCOL' | 'MTE_ERR_ME_CLOSED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'MeWriterError';
+  }
+}
+
+export interface MeWriterOptions {
+  readonly id: number;
+  readonly dc: number;
+  readonly endpoint: DcEndpoint;
+  readonly secret: Buffer;
+  readonly natIp: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly stallTimeoutMs: number;
+  readonly keepaliveEnabled: boolean;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveJitterMs: number;
+}
+
+export interface MeWriterEvents {
+  ready(w: MeWriter): void;
+  /** proxy_ans / simple_ack / close_ext / close_conn; pings are answered here. */
+  message(w: MeWriter, m: MeMessage): void;
+  drain(w: MeWriter): void;
+  closed(w: MeWriter, err: MeWriterError | undefined): void;
+}
+
+function ip4Of(addr: string | undefined): Buffer | undefined {
+  if (addr === undefined) return undefined;
+  return parseIpv4(addr.startsWith('::ffff:') ? addr.slice(7) : addr);
+}
+
+export class MeWriter {
+  state: MeWriterState = 'connecting';
+  /** Conn ids bound to this writer. */
+  readonly conns = new Set<bigint>();
+  /** Set by the pool when a newer generation replaces this writer: no new binds. */
+  draining = false;
+  readonly startedAt = Date.now();
+  readyAt: number | undefined;
+  /** Our address as RPC_PROXY_REQ's "proxy ip" (v4-mapped): NAT IP when configured, else the local one. */
+  ourIp16: Buffer = Buffer.alloc(16);
+  /** Sent something since the last inbound packet (a request or a ping is owed an answer). */
+  private awaitingSince: number | undefined;
+  private lastTxAt = Date.now();
+  private nextPingAt = 0;
+  private readonly socket: net.Socket;
+  private readonly stream = new MeRpcStream();
+  private readonly myNonce = randomBytes(16);
+  private readonly myTs = Math.floor(Date.now() / 1000);
+  private timer: NodeJS.Timeout | undefined;
+  private tick: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly o: MeWriterOptions,
+    private readonly events: MeWriterEvents,
+  ) {
+    this.socket = net.connect({ host: o.endpoint.host, port: o.endpoint.port, noDelay: true });
+    this.socket.on('connect', () => this.onConnect());
+    this.socket.on('data', (d: Buffer) => this.onData(d));
+    this.socket.on('drain', () => this.events.drain(this));
+    this.socket.on('error', (err: NodeJS.ErrnoException) => {
+      const code = this.state === 'connecting' ? 'MTE_ERR_ME_CONNECT' : 'MTE_ERR_ME_CLOSED';
+      this.close(new MeWriterError(code, `ME ${this.label}: ${err.code ?? err.message}`, { cause: err }));
+    });
+    this.socket.on('close', () => this.close(new MeWriterError('MTE_ERR_ME_CLOSED', `ME ${this.label}: connection closed${this.state === 'ready' ? '' : ' during handshake'}`)));
+    this.timer = setTimeout(() => this.close(new MeWriterError('MTE_ERR_ME_TIMEOUT', `ME ${this.label}: no handshake within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
+  }
+
+  get label(): string {
+    const h = this.o.endpoint.host;
+    return `dc=${this.o.dc} ${h.includes(':') ? `[${h}]` : h}:${this.o.endpoint.port}#${this.o.id}`;
+  }
+
+  get id(): number {
+    return this.o.id;
+  }
+
+  /** False while the socket's buffer is over its high-water mark. */
+  get writable(): boolean {
+    return this.state === 'ready' && !this.socket.writableNeedDrain;
+  }
+
+  private onConnect(): void {
+    this.state = 'handshake';
+    this.socket.write(this.stream.encode(encodeRpcNonce({ keySelect: proxySecretKeySelect(this.o.secret), schema: RPC_CRYPTO_AES, ts: this.myTs, nonce: this.myNonce })));
+  }
+
+  private onData(d: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      this.stream.push(d);
+      this.awaitingSince = undefined;
+      for (let p = this.stream.next(); p !== null; p = this.stream.next()) {
+        if (this.state !== 'ready') this.onHandshakePacket(p.seq, p.body);
+        else this.onMessage(decodeMeMessage(p.body));
+        if ((this.state as MeWriterState) === 'closed') return;
+      }
+    } catch (err) {
+      const code = err instanceof MeProtocolError && err.code === 'MTE_ERR_ME_HANDSHAKE' ? 'MTE_ERR_ME_HANDSHAKE' : 'MTE_ERR_ME_PROTOCOL';
+      this.close(new MeWriterError(code, `ME ${this.label}: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+
+  private onHandshakePacket(seq: number, body: Buffer): void {
+    if (!this.stream.encrypted) {
+      const n = decodeRpcNonce(body);
+      if (n.schema !== RPC_CRYPTO_AES) throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', `ME crypto schema ${n.schema}`);
+      if (n.keySelect !== proxySecretKeySelect(this.o.secret)) throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', 'ME answered with another key_select (proxy-secret mismatch)');
+      if (Math.abs(n.ts - this.myTs) > NONCE_SKEW_SECS) throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', `ME clock off by ${n.ts - this.myTs} s`);
+      this.stream.startCrypto(meSessionKeys(this.kdfInput(n.nonce), 'client'));
+      const pid = { ip: 0, port: this.socket.localPort ?? 0, pid: process.pid & 0xffff, utime: this.myTs };
+      const peer = { ip: 0, port: this.socket.remotePort ?? 0, pid: 0, utime: 0 };
+      this.socket.write(this.stream.encode(encodeRpcHandshake({ flags: RPCF_USE_CRC32C, senderPid: pid, peerPid: peer })));
+      return;
+    }
+    const h = decodeRpcHandshake(body);
+    if (seq !== -1) throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', `handshake at seq ${seq}`);
+    if (h.type === 'error') throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', `ME refused the handshake (error ${h.err.errorCode})`);
+    if ((h.hs.flags & 0xff) !== 0) throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', `ME handshake flags ${h.hs.flags.toString(16)}`);
+    if (h.hs.flags & RPCF_USE_CRC32C) this.stream.setCrc('crc32c');
+    this.state = 'ready';
+    this.readyAt = Date.now();
+    const ours = this.o.natIp ?? this.socket.localAddress ?? '';
+    const v4 = ip4Of(ours);
+    this.ourIp16 = v4 ? ipv4Mapped(v4) : (parseIpv6(ours) ?? Buffer.alloc(16));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.scheduleNextPing();
+    const every = Math.max(100, Math.min(1000, Math.floor(this.o.stallTimeoutMs / 4)));
+    this.tick = setInterval(() => this.onTick(), every);
+    this.tick.unref();
+    this.events.ready(this);
+  }
+
+  private kdfInput(nonceSrv: Buffer): Parameters<typeof meSessionKeys>[0] {
+    const s = this.socket;
+    const srv4 = ip4Of(s.remoteAddress);
+    const clt4 = this.o.natIp !== undefined ? parseIpv4(this.o.natIp) : ip4Of(s.localAddress);
+    const common = { nonceSrv, nonceClt: this.myNonce, cltTs: this.myTs, srvPort: s.remotePort ?? 0, cltPort: s.localPort ?? 0, secret: this.o.secret };
+    if (srv4 && clt4) return { ...common, srvIp4: srv4, cltIp4: clt4 };
+    return { ...common, srvIp6: parseIpv6(s.remoteAddress ?? '') ?? Buffer.alloc(16), cltIp6: parseIpv6(s.localAddress ?? '') ?? Buffer.alloc(16) };
+  }
+
+  private onMessage(m: MeMessage): void {
+    if (m.type === 'ping') {
+      this.sendBodies([encodePong(m.pingId)], false);
+      return;
+    }
+    if (m.type === 'pong' || m.type === 'unknown' || m.type === 'proxy_req') return;
+    this.events.message(this, m);
+  }
+
+  private scheduleNextPing(): void {
+    const j = this.o.keepaliveJitterMs > 0 ? Math.floor(Math.random() * this.o.keepaliveJitterMs) : 0;
+    this.nextPingAt = Date.now() + this.o.keepaliveIntervalMs + j;
+  }
+
+  private onTick(): void {
+    if (this.state !== 'ready') return;
+    const now = Date.now();
+    if (this.awaitingSince !== undefined && now - this.awaitingSince > this.o.stallTimeoutMs) {
+      this.close(new MeWriterError('MTE_ERR_ME_STALLED', `ME ${this.label}: no answer for ${now - this.awaitingSince} ms`));
+      return;
+    }
+    if (this.o.keepaliveEnabled && now >= this.nextPingAt) {
+      this.scheduleNextPing();
+      this.sendBodies([encodePing(randomBytes(8).readBigUInt64LE(0))], true);
+    }
+  }
+
+  /**
+   * Sends data packets; `expectAnswer` arms the stall watchdog. Returns the socket's
+   * backpressure state (false = wait for the drain event).
+   */
+  sendBodies(bodies: readonly (Buffer | readonly Buffer[])[], expectAnswer: boolean): boolean {
+    if (this.state !== 'ready' || bodies.length === 0) return false;
+    const now = Date.now();
+    if (expectAnswer && this.awaitingSince === undefined) this.awaitingSince = now;
+    this.lastTxAt = now;
+    return this.socket.write(this.stream.encodeBatch(bodies));
+  }
+
+  /** Owed an answer for over half the stall budget: do not give it new clients. */
+  get suspect(): boolean {
+    return this.awaitingSince !== undefined && Date.now() - this.awaitingSince > this.o.stallTimeoutMs / 2;
+  }
+
+  get idleMs(): number {
+    return Date.now() - this.lastTxAt;
+  }
+
+  close(err?: MeWriterError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.timer) clearTimeout(this.timer);
+    if (this.tick) clearInterval(this.tick);
+    this.timer = undefined;
+    this.tick = undefined;
+    this.socket.destroy();
+    this.events.closed(this, err);
+  }
+}

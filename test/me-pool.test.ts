@@ -1,0 +1,210 @@
+/**
+ * The worker's ME pool and ME upstream against the testkit's fake middle proxy, in-process:
+ * multiplexing, ad tags, framing both ways, quick-acks, close in both directions, unknown conn
+ * ids, stalled and wrong-secret MEs.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { MePool, MeUpstream, MeUnavailableError, type CompiledUser, type MeWorkerSettings, type UpstreamLegEvents, type UpstreamLeg } from '@mtedge/dataplane';
+import { createFrameDecoder, encodeFrame, type ProtoTag } from '@mtedge/protocol';
+import { REQ_PQ_MULTI, RES_PQ, startFakeMe, type FakeMe } from '@mtedge/testkit';
+import { waitUntil } from './helpers/edge.js';
+
+const AD_TAG = '0123456789abcdef0123456789abcdef';
+
+function settings(me: FakeMe, over: Partial<MeWorkerSettings> = {}): MeWorkerSettings {
+  return {
+    enabled: true,
+    generation: 'g1',
+    endpoints: { '2': [{ host: me.host, port: me.port }], '1': [{ host: me.host, port: me.port }] },
+    defaultDc: 2,
+    secretHex: me.secret.toString('hex'),
+    poolSize: 2,
+    keepaliveEnabled: true,
+    keepaliveIntervalMs: 400,
+    keepaliveJitterMs: 50,
+    reconnectBaseMs: 200,
+    reconnectCapMs: 2000,
+    connectTimeoutMs: 1500,
+    stallTimeoutMs: 1200,
+    noWriterWaitMs: 1500,
+    fallbackToDirect: true,
+    natIp: undefined,
+    publicPort: 443,
+    drainTtlMs: 2000,
+    ...over,
+  };
+}
+
+const user = { name: 'alice', slot: 0, secretHex: '00'.repeat(16), enabled: true, expiresAtMs: undefined, quotaBytes: 0, maxTcpConns: 0, maxUniqueIps: 0, sourceDeny: [], adTag: AD_TAG, secret: Buffer.alloc(16), denyNets: [] } as unknown as CompiledUser;
+
+interface Probe {
+  events: UpstreamLegEvents;
+  data: Buffer[];
+  closed: { err: Error | undefined } | undefined;
+}
+
+function probe(): Probe {
+  const p: Probe = {
+    data: [],
+    closed: undefined,
+    events: {
+      data: (b) => p.data.push(Buffer.from(b)),
+      drain: () => undefined,
+      end: () => undefined,
+      close: (err) => (p.closed = { err }),
+    },
+  };
+  return p;
+}
+
+function frames(tag: ProtoTag, p: Probe): Buffer[] {
+  const dec = createFrameDecoder(tag);
+  let buf = Buffer.concat(p.data);
+  const out: Buffer[] = [];
+  for (let f = dec.decode(buf); f; f = dec.decode(buf)) {
+    out.push(Buffer.from(f.payload));
+    buf = buf.subarray(f.consumed);
+  }
+  return out;
+}
+
+function reqPq(): Buffer {
+  const m = Buffer.alloc(40);
+  m.writeBigUInt64LE(7n << 32n, 8);
+  m.writeUInt32LE(20, 16);
+  m.writeUInt32LE(REQ_PQ_MULTI, 20);
+  randomBytes(16).copy(m, 24);
+  return m;
+}
+
+describe('ME pool', () => {
+  const cleanup: (() => unknown)[] = [];
+  after(async () => {
+    for (const f of cleanup.reverse()) await f();
+  });
+
+  it('multiplexes 30 clients over the pool, frames both ways, ad tag on every request', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const events: string[] = [];
+    const pool = new MePool(settings(me), (t, c) => events.push(`${t} ${c}`));
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    const tags: ProtoTag[] = ['intermediate', 'abridged', 'padded'];
+    const legs: { leg: UpstreamLeg; p: Probe; tag: ProtoTag; body: Buffer }[] = [];
+    // The first client is served by whichever writer is ready first; let both come up.
+    await pool.acquire(2);
+    await waitUntil(() => pool.snapshot().filter((w) => w.state === 'ready').length === 2, 3000, 'both writers ready');
+    for (let i = 0; i < 30; i++) {
+      const p = probe();
+      const tag = tags[i % 3]!;
+      const leg = await up.connect({ dcId: i % 2 === 0 ? 2 : -2, tag, user, clientIp: '10.0.0.1', clientPort: 1000 + i }, p.events);
+      assert.equal(leg.route, 'me');
+      const body = randomBytes(64 + 4 * i);
+      // First an auth-key request, then "encrypted" data, sent in odd pieces.
+      const wire = Buffer.concat([encodeFrame(tag, reqPq(), 0), encodeFrame(tag, body, 3)]);
+      leg.write(wire.subarray(0, 5));
+      leg.write(wire.subarray(5));
+      legs.push({ leg, p, tag, body });
+    }
+    for (const l of legs) {
+      await waitUntil(() => frames(l.tag, l.p).length >= 2, 5000, 'two answers');
+      const [a, b] = frames(l.tag, l.p);
+      assert.equal(a!.readUInt32LE(20), RES_PQ);
+      // Padded clients get 0..15 random padding bytes after the payload.
+      assert.ok(l.tag === 'padded' ? b!.subarray(0, l.body.length).equals(l.body) && b!.length - l.body.length < 16 : b!.equals(l.body), 'echo differs');
+    }
+    assert.equal(me.handshakes(), 2, 'one DC (2 and -2 resolve to it), pool size 2');
+    assert.equal(me.requests().length, 60);
+    assert.ok(me.requests().every((r) => r.adTag?.toString('hex') === AD_TAG));
+    assert.ok(me.requests().filter((r) => r.answeredReqPq).every((r) => (r.flags & 0x2) !== 0));
+    assert.ok(me.requests().filter((r) => !r.answeredReqPq).every((r) => (r.flags & 0x2) === 0));
+    const r0 = me.requests()[0]!;
+    assert.equal(r0.clientIp.toString('hex'), '00000000000000000000ffff0a000001');
+    assert.equal(r0.proxyIp.toString('hex'), '00000000000000000000ffff7f000001');
+    assert.equal(r0.proxyPort, 443);
+    assert.ok(me.requests().every((r) => (r.flags & 0x08000000) === 0 || (r.flags & 0x20000000) !== 0));
+    assert.ok(me.requests().some((r) => (r.flags & 0x08000000) !== 0), 'padded clients carry the PAD flag');
+    const links = new Set(me.requests().map((r) => r.link));
+    assert.equal(links.size, 2, 'load spread over both writers');
+
+    // Client leaves -> RPC_CLOSE_CONN; ME closes another -> the leg closes.
+    const gone = me.requests().find((r) => r.payload.equals(legs[0]!.body))!.connId;
+    legs[0]!.leg.destroy();
+    await me.waitFor((m) => m.closeConns().includes(gone), 3000);
+    const victim = me.requests().find((r) => r.payload.equals(legs[1]!.body))!.connId;
+    assert.ok(me.closeExt(victim));
+    await waitUntil(() => legs[1]!.p.closed !== undefined, 3000, 'CLOSE_EXT closes the leg');
+    // An answer for an unknown conn id is refused with RPC_CLOSE_CONN.
+    me.answerUnknown(0xdeadbeefn);
+    await me.waitFor((m) => m.closeConns().includes(0xdeadbeefn), 3000);
+    // Keepalive: the fake answers our pings; our writers answer its pings.
+    me.ping();
+    await me.waitFor((m) => m.pongs() >= 2 && m.pingsAnswered() >= 1, 3000);
+    // Quick-ack: 4 raw bytes in the client's form.
+    me.quickAcks = true;
+    const qa = legs[3]!;
+    qa.p.data.length = 0;
+    const fr = encodeFrame('intermediate', Buffer.alloc(16, 1), 0);
+    fr.writeUInt32LE((fr.readUInt32LE(0) | 0x80000000) >>> 0, 0);
+    qa.leg.write(fr);
+    await waitUntil(() => Buffer.concat(qa.p.data).length >= 4 + 4 + 16, 3000, 'quick ack + answer');
+    assert.equal(Buffer.concat(qa.p.data).readUInt32LE(0), (0x80000000 | 16) >>> 0);
+    assert.ok(pool.snapshot().length === 2);
+  });
+
+  it('a new generation drains the old writers: old clients stay, new ones go to new writers', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const s1 = settings(me, { poolSize: 1 });
+    const pool = new MePool(s1, () => undefined);
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    const p1 = probe();
+    const old = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p1.events);
+    pool.update({ ...s1, generation: 'g2' });
+    assert.deepEqual(pool.snapshot().map((w) => w.draining), [true]);
+    const p2 = probe();
+    const fresh = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, p2.events);
+    old.write(encodeFrame('intermediate', Buffer.alloc(8, 1)));
+    fresh.write(encodeFrame('intermediate', Buffer.alloc(8, 2)));
+    await waitUntil(() => frames('intermediate', p1).length === 1 && frames('intermediate', p2).length === 1, 3000, 'both answered');
+    assert.equal(new Set(me.requests().map((r) => r.link)).size, 2, 'old and new writer');
+    old.destroy();
+    await me.waitFor((m) => m.links().filter((l) => l.open).length === 1, 3000);
+    assert.equal(p2.closed, undefined);
+  });
+
+  it('a stalled ME closes its clients promptly and new clients find no writer', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const pool = new MePool(settings(me), () => undefined);
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    const p = probe();
+    const leg = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p.events);
+    me.stall = true;
+    leg.write(encodeFrame('intermediate', Buffer.alloc(32, 2)));
+    await waitUntil(() => p.closed !== undefined, 6000, 'stalled writer closes the client');
+    assert.ok(p.closed!.err, 'closed with an error');
+    assert.ok(pool.counters.writerStalls >= 1);
+    await assert.rejects(up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, probe().events), MeUnavailableError);
+  });
+
+  it('a wrong secret does not become a handshake storm', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    me.wrongSecret = true;
+    const pool = new MePool(settings(me, { reconnectBaseMs: 300, reconnectCapMs: 5000 }), () => undefined);
+    cleanup.push(() => pool.close());
+    await assert.rejects(new MeUpstream(pool).connect({ dcId: 2, tag: 'padded', user, clientIp: '10.0.0.1', clientPort: 1 }, probe().events), MeUnavailableError);
+    const t0 = me.connections();
+    await new Promise((r) => setTimeout(r, 3000));
+    const n = me.connections() - t0;
+    // 2 slots, back-off 300 ms doubling with jitter: a handful each in 3 s, not hundreds.
+    assert.ok(n <= 14, `${n} ME connection attempts in 3 s`);
+    assert.equal(me.handshakes(), 0);
+  });
+});

@@ -1,0 +1,215 @@
+/**
+ * End to end, Middle-End mode: the built binary (2 workers) loads proxy-secret and
+ * proxy-multi.conf from the fake ME's HTTP server, multiplexes every client over a few RPC links
+ * to the fake middle proxy, tags every request with the ad tag, closes conn ids both ways, falls
+ * back to direct when the ME stalls (me2dc_fallback = true) or closes clients (false), and does
+ * not storm an ME that refuses its secret.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  REQ_PQ_MULTI,
+  RES_PQ,
+  connectClient,
+  fakeMeConfig,
+  startFakeDc,
+  startFakeMe,
+  startFakeMeHttp,
+  type FakeDc,
+  type FakeMe,
+  type FakeMeHttp,
+  type ProtoTag,
+  type SimClient,
+} from '@mtedge/testkit';
+import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+
+const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+const DOMAIN = 'front.example.com';
+const alice = { name: 'alice', secretHex: randomSecretHex() };
+const WORKERS = 2;
+const POOL_SIZE = 4; // per process: 2 writers per worker per DC
+
+function meToml(http: FakeMeHttp, o: { fallback: boolean }): string {
+  return [
+    `ad_tag = "${AD_TAG}"`,
+    `proxy_secret_url = "${http.secretUrl}"`,
+    `proxy_secret_path = "proxy-secret"`,
+    `proxy_config_v4_url = "${http.configUrl}"`,
+    `proxy_config_v4_cache_path = "cache/proxy-config-v4.txt"`,
+    `update_every = 300`,
+    `middle_proxy_pool_size = ${POOL_SIZE}`,
+    `me2dc_fallback = ${o.fallback}`,
+    `me_keepalive_interval_secs = 1`,
+    `me_keepalive_jitter_secs = 0`,
+    `me_reconnect_backoff_base_ms = 300`,
+    `me_reconnect_backoff_cap_ms = 3000`,
+    `me_route_hybrid_max_wait_ms = 1500`,
+    `tg_connect = 3`,
+  ].join('\n');
+}
+
+async function startMeEdge(dc: FakeDc, http: FakeMeHttp, fallback: boolean): Promise<EdgeProcess> {
+  const apiPort = await freePort();
+  const toml = edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS, generalToml: meToml(http, { fallback }) }).replace(
+    'use_middle_proxy = false',
+    'use_middle_proxy = true',
+  );
+  return startEdge(toml, { apiPort });
+}
+
+function meConf(me: FakeMe): string {
+  const eps = [{ host: '127.0.0.1', port: me.port }];
+  return fakeMeConfig(Object.fromEntries([1, 2, 3, 4, 5, -1, -2, -3, -4, -5].map((d) => [String(d), eps])), 2);
+}
+
+function reqPq(): Buffer {
+  const m = Buffer.alloc(40);
+  m.writeBigUInt64LE(9n << 32n, 8);
+  m.writeUInt32LE(20, 16);
+  m.writeUInt32LE(REQ_PQ_MULTI, 20);
+  randomBytes(16).copy(m, 24);
+  return m;
+}
+
+async function client(edge: EdgeProcess, mode: 'classic' | 'secure' | 'tls', tag: ProtoTag): Promise<SimClient> {
+  return connectClient({ host: '127.0.0.1', port: edge.port, mode, tag, secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
+}
+
+/** req_pq_multi -> resPQ, then an "encrypted" frame echoed back; returns that frame's body. */
+async function roundTrip(c: SimClient): Promise<Buffer> {
+  c.sendFrame(reqPq());
+  const a = await c.nextFrame(5000);
+  assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
+  const body = randomBytes(256 + 4 * Math.floor(Math.random() * 64));
+  body.writeBigUInt64LE(0x1122334455667788n, 0); // non-zero auth_key_id
+  c.sendFrame(body);
+  const b = Buffer.from((await c.nextFrame(5000)).payload);
+  assert.ok(b.subarray(0, body.length).equals(body), 'echo differs');
+  return body;
+}
+
+async function events(edge: EdgeProcess, type: string): Promise<{ event_type: string; context: string }[]> {
+  const r = await edge.api('/v1/runtime/events/recent?limit=1000');
+  const evs = (r.body.data?.data?.events ?? []) as { event_type: string; context: string }[];
+  return evs.filter((e) => e.event_type === type);
+}
+
+describe('Middle-End mode, me2dc_fallback = true', () => {
+  let dc: FakeDc;
+  let me: FakeMe;
+  let http: FakeMeHttp;
+  let edge: EdgeProcess;
+
+  before(async () => {
+    dc = await startFakeDc({ mode: 'mtproto' });
+    me = await startFakeMe();
+    http = await startFakeMeHttp({ secret: me.secret, config: meConf(me) });
+    edge = await startMeEdge(dc, http, true);
+  });
+  after(async () => {
+    await edge?.stop();
+    await dc?.close();
+    await me?.close();
+    await http?.close();
+  });
+
+  test('loads both inputs over HTTP and writes the caches', () => {
+    assert.ok(http.requests() >= 2);
+    assert.ok(existsSync(join(edge.dir, 'proxy-secret')));
+    assert.deepEqual(readFileSync(join(edge.dir, 'proxy-secret')), me.secret);
+    assert.match(readFileSync(join(edge.dir, 'cache/proxy-config-v4.txt'), 'utf8'), /proxy_for 2 127\.0\.0\.1:/);
+  });
+
+  for (const [mode, tag] of [['classic', 'intermediate'], ['classic', 'abridged'], ['secure', 'padded'], ['tls', 'padded']] as const) {
+    test(`${mode}/${tag} round-trips through the ME`, async () => {
+      const c = await client(edge, mode, tag);
+      await roundTrip(c);
+      c.destroy();
+    });
+  }
+
+  test('30 clients share a few ME links; the ad tag rides on every request', async () => {
+    const clients = await Promise.all(Array.from({ length: 30 }, (_, i) => client(edge, i % 3 === 0 ? 'tls' : i % 3 === 1 ? 'secure' : 'classic', i % 3 === 2 ? 'abridged' : i % 3 === 1 ? 'padded' : 'padded')));
+    await Promise.all(clients.map((c) => roundTrip(c)));
+    const links = new Set(me.requests().map((r) => r.link));
+    assert.ok(links.size <= POOL_SIZE, `${links.size} ME links for 30+ clients`);
+    assert.ok(me.handshakes() <= POOL_SIZE, `${me.handshakes()} ME handshakes`);
+    assert.equal(dc.connections(), 0, 'nothing went direct');
+    assert.ok(me.requests().length >= 60);
+    assert.ok(me.requests().every((r) => r.adTag?.toString('hex') === AD_TAG), 'ad tag on every request');
+    assert.ok(me.requests().every((r) => (r.flags & 0x1000) !== 0 && (r.flags & 0x8) !== 0));
+    for (const c of clients) c.destroy();
+  });
+
+  test('a client that leaves produces RPC_CLOSE_CONN; RPC_CLOSE_EXT closes that client', async () => {
+    const c1 = await client(edge, 'classic', 'intermediate');
+    const b1 = await roundTrip(c1);
+    const id1 = me.requests().find((r) => r.payload.subarray(0, b1.length).equals(b1))!.connId;
+    c1.destroy();
+    await me.waitFor((m) => m.closeConns().includes(id1), 5000);
+
+    const c2 = await client(edge, 'secure', 'padded');
+    const b2 = await roundTrip(c2);
+    const id2 = me.requests().find((r) => r.payload.subarray(0, b2.length).equals(b2))!.connId;
+    assert.ok(me.closeExt(id2));
+    await c2.closed;
+    assert.ok(c2.isClosed);
+  });
+
+  test('a stalled ME: clients are not left hanging and new ones go direct (counted, event)', async () => {
+    const held = await client(edge, 'classic', 'intermediate');
+    await roundTrip(held);
+    me.stall = true;
+    held.sendFrame(randomBytes(64));
+    // Stall watchdog: 2 missed keepalives (1 s) + 1 s.
+    await Promise.race([held.closed, new Promise((_, j) => setTimeout(() => j(new Error('client hangs on a stalled ME')), 10_000))]);
+    // Every worker's writers notice the silence (the other worker's may notice a bit later).
+    await me.waitFor((m) => m.links().every((l) => !l.handshaked || !l.open), 10_000);
+    const dcBefore = dc.connections();
+    const c = await client(edge, 'secure', 'padded');
+    await roundTrip(c);
+    assert.ok(dc.connections() > dcBefore, 'fake DC saw the fallback client');
+    await waitUntil(async () => (await events(edge, 'me_fallback_direct')).length > 0, 5000, 'me_fallback_direct event');
+    c.destroy();
+    me.stall = false;
+  });
+});
+
+describe('Middle-End mode, me2dc_fallback = false, ME refuses the secret', () => {
+  let dc: FakeDc;
+  let me: FakeMe;
+  let http: FakeMeHttp;
+  let edge: EdgeProcess;
+
+  before(async () => {
+    dc = await startFakeDc({ mode: 'mtproto' });
+    me = await startFakeMe();
+    me.wrongSecret = true;
+    http = await startFakeMeHttp({ secret: me.secret, config: meConf(me) });
+    edge = await startMeEdge(dc, http, false);
+  });
+  after(async () => {
+    await edge?.stop();
+    await dc?.close();
+    await me?.close();
+    await http?.close();
+  });
+
+  test('clients are closed (not sent direct), and reconnects are bounded by back-off', async () => {
+    const c = await client(edge, 'classic', 'intermediate');
+    c.sendFrame(reqPq());
+    const closed = await Promise.race([c.closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('hang'), 8000))]);
+    assert.equal(closed, 'closed');
+    assert.equal(dc.connections(), 0, 'nothing went direct');
+    await waitUntil(async () => (await events(edge, 'me_no_writer')).length > 0, 5000, 'me_no_writer event');
+    const t0 = me.connections();
+    await new Promise((r) => setTimeout(r, 3000));
+    const n = me.connections() - t0;
+    // 4 slots (2 workers x 2), 300 ms base doubling with jitter: about 4 each in 3 s.
+    assert.ok(n <= 30, `${n} ME connection attempts in 3 s`);
+    assert.equal(me.handshakes(), 0);
+  });
+});

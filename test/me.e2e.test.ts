@@ -60,9 +60,9 @@ async function startMeEdge(dc: FakeDc, http: FakeMeHttp, fallback: boolean): Pro
   return startEdge(toml, { apiPort });
 }
 
+/** One ME DC (2, also the default): the pool warms every listed DC, so more would mean more links. */
 function meConf(me: FakeMe): string {
-  const eps = [{ host: '127.0.0.1', port: me.port }];
-  return fakeMeConfig(Object.fromEntries([1, 2, 3, 4, 5, -1, -2, -3, -4, -5].map((d) => [String(d), eps])), 2);
+  return fakeMeConfig({ '2': [{ host: '127.0.0.1', port: me.port }] }, 2);
 }
 
 function reqPq(): Buffer {
@@ -211,5 +211,28 @@ describe('Middle-End mode, me2dc_fallback = false, ME refuses the secret', () =>
     // 4 slots (2 workers x 2), 300 ms base doubling with jitter: about 4 each in 3 s.
     assert.ok(n <= 30, `${n} ME connection attempts in 3 s`);
     assert.equal(me.handshakes(), 0);
+  });
+
+  test('the API says so: not ready, refused clients and handshake rejects counted', async () => {
+    const ready = await edge.api('/v1/health/ready');
+    assert.equal(ready.status, 503, 'ME is the only upstream without me2dc_fallback');
+    assert.equal(ready.body.data.reason, 'no_healthy_upstreams');
+    const gates = (await edge.api('/v1/runtime/gates')).body.data;
+    assert.equal(gates.me_runtime_ready, false);
+    assert.equal(gates.me2dc_fallback_enabled, false);
+    assert.equal(gates.reroute_active, false, 'nothing goes direct');
+    const mp = (await edge.api('/v1/stats/zero/all')).body.data.middle_proxy;
+    assert.ok(mp.me_no_writer_closed_total >= 1, JSON.stringify(mp));
+    assert.equal(mp.me_fallback_direct_total, 0);
+    assert.ok(mp.handshake_reject_total >= 1);
+    const st = (await edge.api('/v1/runtime/me-selftest')).body.data;
+    assert.equal(st.enabled, true);
+    assert.ok(st.data.kdf.errors_total >= 1);
+    const dcs = (await edge.api('/v1/stats/dcs')).body.data;
+    const dc2 = dcs.dcs.find((d: { dc: number }) => d.dc === 2);
+    assert.equal(dc2.alive_writers, 0);
+    assert.equal(dc2.reroute_active, true);
+    assert.equal(dc2.reroute_reason, 'no_writer_client_closed');
+    assert.match(edge.output(), /client closed \(me2dc_fallback = false\)/);
   });
 });

@@ -59,6 +59,91 @@ export interface ReloadOutcome {
   readonly deferred_process_fields: readonly string[];
 }
 
+/** One ME writer as a worker reported it. */
+export interface MeWriterView {
+  readonly worker: number;
+  readonly writer_id: number;
+  readonly dc: number;
+  readonly endpoint: string;
+  readonly state: 'connecting' | 'handshake' | 'ready' | 'closed';
+  readonly draining: boolean;
+  readonly degraded: boolean;
+  readonly bound_clients: number;
+  /** Generation hash of the inputs this writer was made for. */
+  readonly generation: string;
+  readonly started_at_ms: number;
+  readonly ready_at_ms: number | undefined;
+  readonly idle_ms: number;
+  readonly rtt_ema_ms: number | undefined;
+  /** Our end of the link ("ip:port"), the address the key derivation used unless NAT is set. */
+  readonly local_addr: string | undefined;
+}
+
+/** Clients of a DC that ME could not take, summed over the workers. */
+export interface MeRerouteView {
+  readonly active: boolean;
+  readonly since_ms: number | undefined;
+  readonly last_ms: number | undefined;
+  readonly count: number;
+  readonly reason: string | undefined;
+}
+
+export interface MeDcView {
+  readonly dc: number;
+  readonly endpoints: readonly string[];
+  /** Writer slots for this DC over every worker that answered. */
+  readonly configured_writers: number;
+  readonly quarantined: readonly { readonly endpoint: string; readonly remaining_ms: number }[];
+  readonly reroute: MeRerouteView;
+}
+
+/** What the supervisor loaded for the ME (proxy-secret, proxy-multi.conf). */
+export interface MeInputsView {
+  readonly generation: string;
+  /** Sequence number of this generation since start (1 = first load). */
+  readonly generation_seq: number;
+  readonly secret_from: 'url' | 'cache';
+  readonly secret_source: string;
+  readonly config_from: 'url' | 'cache';
+  readonly config_source: string;
+  readonly loaded_at_ms: number;
+  /** Server clock minus ours from the secret download's Date header; undefined from cache. */
+  readonly date_skew_secs: number | undefined;
+  /** DC id (decimal) -> "host:port" endpoints. */
+  readonly endpoints: Readonly<Record<string, readonly string[]>>;
+  readonly default_dc: number | undefined;
+  /** proxy-secret key selector (first 4 bytes, hex): what the KDF keys on. */
+  readonly key_select_hex: string;
+}
+
+export interface MeStatusSnapshot {
+  readonly generated_at_ms: number;
+  /** ME start-up as the supervisor sees it (input load, then writers). */
+  readonly status: StartupStatus;
+  readonly stage: string;
+  readonly init_attempts: number;
+  readonly last_error: string | undefined;
+  readonly inputs: MeInputsView | undefined;
+  readonly fallback_enabled: boolean;
+  readonly nat_ip: string | undefined;
+  /** Writers per DC per worker. */
+  readonly pool_size_per_worker: number;
+  readonly workers_total: number;
+  /** Workers that did not answer within the status timeout: their writers are missing here. */
+  readonly workers_missing: readonly number[];
+  readonly partial: boolean;
+  readonly writers: readonly MeWriterView[];
+  readonly dcs: readonly MeDcView[];
+  /** Date-header skew samples of the last 15 minutes. */
+  readonly skew_samples: readonly { readonly at_ms: number; readonly skew_secs: number; readonly source: string }[];
+  /** When ME first had a ready writer (undefined: never yet). */
+  readonly first_ready_at_ms: number | undefined;
+  /** Handshake (KDF) rejects per minute, exponentially smoothed over about a minute. */
+  readonly kdf_errors_ewma_per_min: number;
+  /** Whether clients get an ad tag at all (general.ad_tag or any user's). */
+  readonly ad_tag_configured: boolean;
+}
+
 export interface ControlPlane {
   readonly version: string;
   /** Native engine line for /v1/system/info, e.g. "uWebSockets.js 20.30.0 (uws_linux_x64_115)". */
@@ -87,6 +172,11 @@ export interface ControlPlane {
   disconnectUser(username: string): void;
 
   runtime(): RuntimeState;
+  /**
+   * Middle-End status: inputs, writers per worker, fallback per DC. Undefined when
+   * general.use_middle_proxy = false. Never hangs: slow workers are left out and flagged.
+   */
+  meStatus(): Promise<MeStatusSnapshot | undefined>;
   events(limit: number): EventsView;
   recordEvent(eventType: string, context: string): void;
   /** Hosts to put in tg:// links, resolved per the contract's link rules. */

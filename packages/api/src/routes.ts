@@ -77,7 +77,7 @@ const get = (id: RouteId, path: string, response: ResponseSchemaName, summary: s
 
 export const ROUTES: readonly RouteSpec[] = [
   get('health', '/v1/health', 'HealthData', 'API liveness and the current `read_only` flag.'),
-  get('healthReady', '/v1/health/ready', 'HealthReadyData', 'Readiness from admission state and upstream health; `503` (still an `ok:true` envelope) when not ready.', {
+  get('healthReady', '/v1/health/ready', 'HealthReadyData', 'Readiness from admission state and upstream health (with ME on and me2dc_fallback = false: a ready ME writer); `503` (still an `ok:true` envelope) when not ready.', {
     statuses: [200, 503],
   }),
   get('systemInfo', '/v1/system/info', 'SystemInfoData', 'Build metadata, engine, uptime, config path/hash and reload counters.'),
@@ -89,14 +89,14 @@ export const ROUTES: readonly RouteSpec[] = [
   get('statsSummary', '/v1/stats/summary', 'SummaryData', 'Compact core counters and classed failure counters.'),
   get('statsZeroAll', '/v1/stats/zero/all', 'ZeroAllData', 'Zero-cost core, upstream, ME, pool and desync counters.'),
   get('statsUpstreams', '/v1/stats/upstreams', 'UpstreamsData', 'Upstream zero counters and, when available, runtime upstream health rows.'),
-  get('statsMinimalAll', '/v1/stats/minimal/all', 'MinimalAllData', 'Minimal ME writer/DC/runtime/network-path snapshot (ME not built yet: disabled shapes).'),
-  get('statsMeWriters', '/v1/stats/me-writers', 'MeWritersData', 'ME writer coverage and per-writer rows (ME not built yet: disabled shapes).'),
-  get('statsDcs', '/v1/stats/dcs', 'DcStatusData', 'Per-DC endpoint/writer/load rows (ME not built yet: disabled shapes).'),
-  get('runtimeMePoolState', '/v1/runtime/me_pool_state', 'RuntimeMePoolStateData', 'ME pool generations, writers and refill state (`source_unavailable` until the ME lands).'),
-  get('runtimeMeQuality', '/v1/runtime/me_quality', 'RuntimeMeQualityData', 'ME lifecycle/route-drop counters and per-DC RTT (`source_unavailable` until the ME lands).'),
+  get('statsMinimalAll', '/v1/stats/minimal/all', 'MinimalAllData', 'Minimal ME writer/DC/network-path snapshot (`me_runtime` is null); `feature_disabled` when minimal_runtime_enabled = false, `source_unavailable` with ME off.'),
+  get('statsMeWriters', '/v1/stats/me-writers', 'MeWritersData', 'ME writer coverage (DCs with a ready writer) and per-writer rows from every worker; `feature_disabled` / `source_unavailable` shapes when off.'),
+  get('statsDcs', '/v1/stats/dcs', 'DcStatusData', 'Per-DC endpoint/writer/load rows with the DC\'s direct-fallback (reroute) state; `feature_disabled` / `source_unavailable` shapes when off.'),
+  get('runtimeMePoolState', '/v1/runtime/me_pool_state', 'RuntimeMePoolStateData', 'ME pool generations, writers and refill state (`source_unavailable` with ME off).'),
+  get('runtimeMeQuality', '/v1/runtime/me_quality', 'RuntimeMeQualityData', 'ME lifecycle/route-drop counters and per-DC RTT (`source_unavailable` with ME off).'),
   get('runtimeUpstreamQuality', '/v1/runtime/upstream_quality', 'RuntimeUpstreamQualityData', 'Upstream policy and counters, plus runtime rows when available.'),
-  get('runtimeNatStun', '/v1/runtime/nat_stun', 'RuntimeNatStunData', 'NAT/STUN runtime state (`source_unavailable`: no shared STUN state).'),
-  get('runtimeMeSelftest', '/v1/runtime/me-selftest', 'RuntimeMeSelftestData', 'ME self-test state (`source_unavailable` until the ME lands).'),
+  get('runtimeNatStun', '/v1/runtime/nat_stun', 'RuntimeNatStunData', 'NAT/STUN state: configured values only, mtedge runs no STUN prober (`source_unavailable` with ME off).'),
+  get('runtimeMeSelftest', '/v1/runtime/me-selftest', 'RuntimeMeSelftestData', 'ME self-test: KDF errors and inputs, Date-header clock skew of the secret download, IP family (`source_unavailable` with ME off).'),
   get('runtimeConnectionsSummary', '/v1/runtime/connections/summary', 'RuntimeEdgeConnectionsSummaryData', 'Connection totals and top-N users; cached for `runtime_edge_cache_ttl_ms`.'),
   get('runtimeEventsRecent', '/v1/runtime/events/recent', 'RuntimeEdgeEventsData', 'Recent runtime/API events.', {
     query: '`limit=<usize>`: default 50, clamped to [1, 1000] and to the ring capacity.',

@@ -11,6 +11,8 @@ import { RoutedUpstream } from './me/routed-upstream.js';
 import type { Upstream } from './upstream.js';
 import { UserRegistry } from './user-registry.js';
 
+const SWEEP_INTERVAL_MS = 1000;
+
 export interface ListenFd {
   readonly fd: number;
   readonly label: string;
@@ -39,7 +41,32 @@ export class AcceptLoop implements SessionTracker {
     this.upstream = opts.upstream ?? new RoutedUpstream(() => this.settings, opts.stats, opts.event);
   }
 
+  /**
+   * Limits that change with time rather than with traffic: an expiration passing during a live
+   * session, and a quota crossed by another worker while this one's sessions sit idle.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const name of [...this.live.keys()]) {
+      const u = this.users.get(name);
+      if (!u) continue;
+      if (u.expiresAtMs !== undefined && now >= u.expiresAtMs) {
+        this.opts.event('user_expired', `user=${name} live sessions closed`);
+        this.kickUser(name);
+      } else if (u.quotaBytes > 0 && this.opts.stats.quotaUsed(u.slot) >= u.quotaBytes) {
+        this.opts.event('user_quota_exceeded', `user=${name} quota=${u.quotaBytes} live sessions closed`);
+        this.kickUser(name);
+      }
+    }
+  }
+
   async listen(fds: readonly ListenFd[]): Promise<void> {
+    if (!this.sweepTimer) {
+      this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweepTimer.unref();
+    }
     for (const l of fds) {
       const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => this.onConnection(sock));
       server.on('error', (err) => this.opts.event('listener_error', `${l.label}: ${err.message}`));
@@ -122,6 +149,7 @@ export class AcceptLoop implements SessionTracker {
   }
 
   async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     // Stop accepting first; server.close() only calls back once every connection is gone.
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const name of [...this.live.keys()]) this.kickUser(name);

@@ -66,6 +66,48 @@ export const DESYNC_FIELDS = [
   'desync_frames_bucket_gt_10',
 ] as const;
 
+/** ZeroMiddleProxyData fields the edge feeds (the contract's names; the rest answer 0). */
+export const MIDDLE_PROXY_FIELDS = [
+  'keepalive_sent_total',
+  'keepalive_pong_total',
+  'keepalive_timeout_total',
+  'reconnect_attempt_total',
+  'reconnect_success_total',
+  'handshake_reject_total',
+  'reader_eof_total',
+  'route_drop_no_conn_total',
+  'd2c_data_frames_total',
+  'd2c_ack_frames_total',
+  'd2c_payload_bytes_total',
+  'endpoint_quarantine_total',
+] as const;
+
+/** ZeroPoolData fields the edge feeds. `pool_drain_active` is a gauge (add/sub per worker). */
+export const POOL_FIELDS = [
+  'pool_swap_total',
+  'pool_drain_active',
+  'pool_force_close_total',
+  'writer_removed_total',
+  'writer_removed_unexpected_total',
+  'refill_triggered_total',
+  'writer_restored_same_endpoint_total',
+  'writer_restored_fallback_total',
+] as const;
+
+/** mtedge's own ME counters (no contract name): routing outcomes and RPC traffic. */
+export const ME_EDGE_FIELDS = [
+  'me_fallback_direct_total',
+  'me_no_writer_closed_total',
+  'me_writer_stalls_total',
+  'me_close_ext_total',
+  'me_unknown_conn_answers_total',
+  'me_clients_lost_total',
+  'me_proxy_req_total',
+  'me_proxy_req_bytes_total',
+  'me_proxy_req_ad_tag_total',
+  'me_close_conn_sent_total',
+] as const;
+
 const CORE_FIELDS = [
   'connections_total',
   'connections_bad_total',
@@ -89,6 +131,9 @@ export const COUNTER_NAMES: readonly string[] = [
   ...HANDSHAKE_STAGES.map((s) => `hs_stage:${s}`),
   ...UPSTREAM_FIELDS.map((f) => `upstream:${f}`),
   ...DESYNC_FIELDS.map((f) => `desync:${f}`),
+  ...MIDDLE_PROXY_FIELDS.map((f) => `middle_proxy:${f}`),
+  ...POOL_FIELDS.map((f) => `pool:${f}`),
+  ...ME_EDGE_FIELDS.map((f) => `me:${f}`),
 ];
 
 const INDEX = new Map(COUNTER_NAMES.map((n, i) => [n, i]));
@@ -102,6 +147,9 @@ function indexOf(name: string): number {
 export type CoreField = (typeof CORE_FIELDS)[number];
 export type UpstreamField = (typeof UPSTREAM_FIELDS)[number];
 export type DesyncField = (typeof DESYNC_FIELDS)[number];
+export type MiddleProxyField = (typeof MIDDLE_PROXY_FIELDS)[number];
+export type PoolField = (typeof POOL_FIELDS)[number];
+export type MeEdgeField = (typeof ME_EDGE_FIELDS)[number];
 
 /** Resolved slot numbers, so hot paths index arrays without string lookups. */
 export const C = Object.freeze({
@@ -111,6 +159,9 @@ export const C = Object.freeze({
   hsStage: Object.fromEntries(HANDSHAKE_STAGES.map((s) => [s, indexOf(`hs_stage:${s}`)])) as Record<HandshakeStage, number>,
   upstream: Object.fromEntries(UPSTREAM_FIELDS.map((f) => [f, indexOf(`upstream:${f}`)])) as Record<UpstreamField, number>,
   desync: Object.fromEntries(DESYNC_FIELDS.map((f) => [f, indexOf(`desync:${f}`)])) as Record<DesyncField, number>,
+  middleProxy: Object.fromEntries(MIDDLE_PROXY_FIELDS.map((f) => [f, indexOf(`middle_proxy:${f}`)])) as Record<MiddleProxyField, number>,
+  pool: Object.fromEntries(POOL_FIELDS.map((f) => [f, indexOf(`pool:${f}`)])) as Record<PoolField, number>,
+  me: Object.fromEntries(ME_EDGE_FIELDS.map((f) => [f, indexOf(`me:${f}`)])) as Record<MeEdgeField, number>,
 });
 
 export const COUNTER_COUNT = COUNTER_NAMES.length;

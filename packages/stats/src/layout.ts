@@ -9,7 +9,8 @@
  */
 import { COUNTER_COUNT } from './counters-registry.js';
 
-export const STATS_LAYOUT_VERSION = 1;
+// 2: ME counters (middle_proxy:*, pool:*, me:*) appended to the counter stripe.
+export const STATS_LAYOUT_VERSION = 2;
 
 export interface StatsLayout {
   readonly maxWorkers: number;

@@ -22,7 +22,10 @@ export interface CountersSnapshot {
   readonly upstream: Readonly<Record<string, number>>;
   /** ZeroMiddleProxyData scalar field -> value (fields the edge has not fed are absent = 0). */
   readonly middle_proxy: Readonly<Record<string, number>>;
+  /** ZeroPoolData field -> value (fields the edge has not fed are absent = 0). */
   readonly pool: Readonly<Record<string, number>>;
+  /** mtedge ME counters without a contract name (ME_EDGE_FIELDS), every field present. */
+  readonly me: Readonly<Record<string, number>>;
   readonly desync: Readonly<Record<string, number>>;
   readonly current_connections: number;
   readonly current_connections_me: number;

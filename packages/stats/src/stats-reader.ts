@@ -8,6 +8,9 @@ import {
   DESYNC_FIELDS,
   FAILURE_CLASSES,
   HANDSHAKE_STAGES,
+  ME_EDGE_FIELDS,
+  MIDDLE_PROXY_FIELDS,
+  POOL_FIELDS,
   UPSTREAM_FIELDS,
 } from './counters-registry.js';
 import {
@@ -84,8 +87,9 @@ export class StatsReader {
         handshake_failures_by_stage: nonZero(HANDSHAKE_STAGES, C.hsStage),
       },
       upstream: all(UPSTREAM_FIELDS, C.upstream),
-      middle_proxy: {},
-      pool: {},
+      middle_proxy: all(MIDDLE_PROXY_FIELDS, C.middleProxy),
+      pool: all(POOL_FIELDS, C.pool),
+      me: all(ME_EDGE_FIELDS, C.me),
       desync: all(DESYNC_FIELDS, C.desync),
       current_connections: s[C.core.current_connections]!,
       current_connections_me: s[C.core.current_connections_me]!,
@@ -175,5 +179,6 @@ export class StatsReader {
     this.counters[base + C.core.current_connections] = 0;
     this.counters[base + C.core.current_connections_direct] = 0;
     this.counters[base + C.core.current_connections_me] = 0;
+    this.counters[base + C.pool.pool_drain_active] = 0;
   }
 }

@@ -134,3 +134,25 @@ test('replay cache and connection limit hold across real worker threads', async 
   // Every worker tried 100 acquisitions against a limit of 37.
   assert.equal(results.reduce((s, r) => s + r.admitted, 0), 37);
 });
+
+test('ME counters: named, summed into middle_proxy / pool / me, the drain gauge released with its worker', () => {
+  const bufs = createSharedStats(layout);
+  const [w0, w1] = [new WorkerStats(bufs, 0), new WorkerStats(bufs, 1)];
+  w0.add(C.me.me_proxy_req_total, 5);
+  w1.add(C.me.me_proxy_req_total, 7);
+  w1.inc(C.me.me_fallback_direct_total);
+  w0.inc(C.middleProxy.reconnect_attempt_total);
+  w0.inc(C.pool.pool_drain_active);
+  w1.add(C.pool.pool_drain_active, 2);
+  const reader = new StatsReader(bufs);
+  let snap = reader.counterSnapshot();
+  assert.equal(snap.me['me_proxy_req_total'], 12);
+  assert.equal(snap.me['me_fallback_direct_total'], 1);
+  assert.equal(snap.me['me_no_writer_closed_total'], 0, 'every field present');
+  assert.equal(snap.middle_proxy['reconnect_attempt_total'], 1);
+  assert.equal(snap.pool['pool_drain_active'], 3);
+  reader.releaseWorker(1);
+  snap = reader.counterSnapshot();
+  assert.equal(snap.pool['pool_drain_active'], 1, 'a dead worker drains nothing');
+  assert.equal(snap.me['me_proxy_req_total'], 12, 'totals survive the worker');
+});

@@ -22,7 +22,23 @@ export interface MeInputs {
   readonly generation: string;
   readonly secretFrom: 'url' | 'cache';
   readonly configFrom: 'url' | 'cache';
+  /** Where each came from: the URL when downloaded, else the cache file path. */
+  readonly secretSource: string;
+  readonly configSource: string;
+  readonly loadedAtMs: number;
+  /** Server clock minus ours, from the Date header of the secret download (seconds). */
+  readonly dateSkewSecs: number | undefined;
 }
+
+/** One clock-skew observation from a download's Date header. */
+export interface SkewSample {
+  readonly atMs: number;
+  readonly skewSecs: number;
+  readonly source: string;
+}
+
+const SKEW_WINDOW_MS = 15 * 60_000;
+const MAX_SKEW_SAMPLES = 128;
 
 export class MeConfigError extends Error {
   constructor(
@@ -34,8 +50,11 @@ export class MeConfigError extends Error {
   }
 }
 
-async function fetchBody(url: string, max: number): Promise<Buffer> {
+async function fetchBody(url: string, max: number, onDate?: (skewSecs: number) => void): Promise<Buffer> {
   const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' });
+  const date = Date.parse(res.headers.get('date') ?? '');
+  // HTTP dates have 1 s resolution: round so an in-sync clock reads 0.
+  if (onDate && Number.isFinite(date)) onDate(Math.round((date - Date.now()) / 1000));
   if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
   const len = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(len) && len > max) throw new Error(`body of ${len} bytes exceeds ${max}`);
@@ -75,6 +94,11 @@ export class MeConfigSource {
   private last: MeInputs | undefined;
   private timer: NodeJS.Timeout | undefined;
   private general: EdgeConfig['general'];
+  /** Load attempts (start + refreshes) and the last failure, for the initialization view. */
+  attempts = 0;
+  lastError: string | undefined;
+  lastAttemptMs: number | undefined;
+  private readonly skews: SkewSample[] = [];
 
   constructor(
     config: EdgeConfig,
@@ -88,6 +112,17 @@ export class MeConfigSource {
     return this.last;
   }
 
+  /** Date-header skew samples of the last 15 minutes, oldest first. */
+  skewSamples(nowMs: number = Date.now()): readonly SkewSample[] {
+    while (this.skews.length > 0 && nowMs - this.skews[0]!.atMs > SKEW_WINDOW_MS) this.skews.shift();
+    return this.skews;
+  }
+
+  private noteSkew(skewSecs: number, source: string): void {
+    this.skews.push({ atMs: Date.now(), skewSecs, source });
+    if (this.skews.length > MAX_SKEW_SAMPLES) this.skews.shift();
+  }
+
   setConfig(config: EdgeConfig): void {
     this.general = config.general;
   }
@@ -96,27 +131,32 @@ export class MeConfigSource {
     return resolve(this.baseDir, p);
   }
 
-  private async loadSecret(): Promise<{ secret: Buffer; from: 'url' | 'cache' }> {
+  private async loadSecret(): Promise<{ secret: Buffer; from: 'url' | 'cache'; source: string; skew: number | undefined }> {
     const g = this.general;
     const cache = this.path(g.proxy_secret_path);
     let why = '';
     if (g.proxy_secret_url !== '') {
       try {
-        const secret = decodeSecret(await fetchBody(g.proxy_secret_url, MAX_SECRET_BODY));
+        let skew: number | undefined;
+        const body = await fetchBody(g.proxy_secret_url, MAX_SECRET_BODY, (s) => {
+          skew = s;
+          this.noteSkew(s, 'proxy_secret_date_header');
+        });
+        const secret = decodeSecret(body);
         await writeAtomic(cache, secret).catch((err: Error) => this.event('me_cache_write_failed', `${cache}: ${err.message}`));
-        return { secret, from: 'url' };
+        return { secret, from: 'url', source: g.proxy_secret_url, skew };
       } catch (err) {
         why = `${g.proxy_secret_url}: ${(err as Error).message}`;
       }
     }
     try {
-      return { secret: decodeSecret(await readFile(cache)), from: 'cache' };
+      return { secret: decodeSecret(await readFile(cache)), from: 'cache', source: cache, skew: undefined };
     } catch (err) {
       throw new MeConfigError('MTE_ERR_ME_SECRET_UNAVAILABLE', `proxy-secret unavailable (${why || 'no URL'}; cache ${cache}: ${(err as Error).message})`);
     }
   }
 
-  private async loadConfig(): Promise<{ config: ProxyMultiConfig; from: 'url' | 'cache' }> {
+  private async loadConfig(): Promise<{ config: ProxyMultiConfig; from: 'url' | 'cache'; source: string }> {
     const g = this.general;
     const cache = this.path(g.proxy_config_v4_cache_path);
     let why = '';
@@ -125,13 +165,13 @@ export class MeConfigSource {
         const body = await fetchBody(g.proxy_config_v4_url, MAX_CONFIG_BODY);
         const config = parseProxyMultiConf(body.toString('utf8'));
         await writeAtomic(cache, body).catch((err: Error) => this.event('me_cache_write_failed', `${cache}: ${err.message}`));
-        return { config, from: 'url' };
+        return { config, from: 'url', source: g.proxy_config_v4_url };
       } catch (err) {
         why = `${g.proxy_config_v4_url}: ${(err as Error).message}`;
       }
     }
     try {
-      return { config: parseProxyMultiConf(await readFile(cache, 'utf8')), from: 'cache' };
+      return { config: parseProxyMultiConf(await readFile(cache, 'utf8')), from: 'cache', source: cache };
     } catch (err) {
       throw new MeConfigError('MTE_ERR_ME_CONFIG_UNAVAILABLE', `proxy-multi.conf unavailable (${why || 'no URL'}; cache ${cache}: ${(err as Error).message})`);
     }
@@ -142,9 +182,29 @@ export class MeConfigSource {
    * every DC covered; returns the inputs now in force (possibly unchanged).
    */
   async refresh(): Promise<MeInputs> {
-    const [s, c] = await Promise.all([this.loadSecret(), this.loadConfig()]);
+    this.attempts++;
+    this.lastAttemptMs = Date.now();
+    let s: Awaited<ReturnType<MeConfigSource['loadSecret']>>;
+    let c: Awaited<ReturnType<MeConfigSource['loadConfig']>>;
+    try {
+      [s, c] = await Promise.all([this.loadSecret(), this.loadConfig()]);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      throw err;
+    }
+    this.lastError = undefined;
     const generation = createHash('sha256').update(s.secret).update(JSON.stringify(c.config.dcs)).update(String(c.config.defaultDc)).digest('hex');
-    const next: MeInputs = { secret: s.secret, config: c.config, generation, secretFrom: s.from, configFrom: c.from };
+    const next: MeInputs = {
+      secret: s.secret,
+      config: c.config,
+      generation,
+      secretFrom: s.from,
+      configFrom: c.from,
+      secretSource: s.source,
+      configSource: c.source,
+      loadedAtMs: Date.now(),
+      dateSkewSecs: s.skew,
+    };
     const prev = this.last;
     if (prev) {
       const lost = Object.keys(prev.config.dcs).filter((dc) => (next.config.dcs[dc]?.length ?? 0) === 0);
@@ -186,6 +246,25 @@ export class MeConfigSource {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * ME on but its inputs not loaded (yet): an empty endpoint table, so every client takes the
+ * visible no-writer path (fallback counted + event, or refused) instead of going direct silently.
+ */
+export function placeholderMeSettings(config: EdgeConfig, workers: number, publicPort: number): MeWorkerSettings {
+  const empty: MeInputs = {
+    secret: Buffer.alloc(0),
+    config: { dcs: {}, defaultDc: undefined, skippedLines: 0 },
+    generation: 'none',
+    secretFrom: 'cache',
+    configFrom: 'cache',
+    secretSource: '',
+    configSource: '',
+    loadedAtMs: 0,
+    dateSkewSecs: undefined,
+  };
+  return buildMeSettings(config, empty, workers, publicPort);
 }
 
 /** The worker-facing ME settings from the config plus the loaded inputs. */

@@ -5,18 +5,36 @@
 import { watch, type FSWatcher } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import type { ApiEventRecord, ControlPlane, EventsView, ReloadOutcome, RuntimeState, StartupComponent } from '@mtedge/api';
+import type {
+  ApiEventRecord,
+  ControlPlane,
+  EventsView,
+  MeDcView,
+  MeStatusSnapshot,
+  MeWriterView,
+  ReloadOutcome,
+  RuntimeState,
+  StartupComponent,
+} from '@mtedge/api';
 import { loadConfigFile, parseConfigText, writeFileAtomic, type ConfigSnapshot, type EdgeConfig } from '@mtedge/config';
 import { buildWorkerSettings, type WorkerSettings } from '@mtedge/dataplane';
 import { nativeAddon, type NativeAddon } from '@mtedge/native';
-import { StatsReader, createSharedStats, replayGeometry, type CountersSnapshot, type UserRuntimeSnapshot } from '@mtedge/stats';
+import { C, StatsReader, createSharedStats, replayGeometry, type CountersSnapshot, type UserRuntimeSnapshot } from '@mtedge/stats';
+import { proxySecretKeySelect } from '@mtedge/protocol';
 import type { Logger } from '../shared/logger.js';
 import { EventsRing } from './events-ring.js';
 import { resolveLinkHosts } from './link-hosts.js';
 import { readQuotaState, writeQuotaState, type QuotaState } from './quota-state.js';
 import { UserSlots } from './user-slots.js';
 import { WorkerPool, type ListenSocket } from './worker-pool.js';
-import { MeConfigSource, buildMeSettings } from './me-config.js';
+import { MeConfigSource, buildMeSettings, placeholderMeSettings } from './me-config.js';
+import { PerKeyLimiter } from './per-key-limiter.js';
+
+/** A worker that has not answered a me-status request by then is left out (and flagged). */
+const ME_STATUS_TIMEOUT_MS = 1000;
+/** API routes asked together (gates, dcs...) share one round trip to the workers. */
+const ME_STATUS_CACHE_MS = 250;
+const FALLBACK_LOG_WINDOW_MS = 10_000;
 
 export const MTEDGE_VERSION = '0.1.0';
 
@@ -73,6 +91,12 @@ export class Supervisor implements ControlPlane {
   private workerCount = 1;
   private publicPort = 0;
   private applying: Promise<unknown> = Promise.resolve();
+  private meStatusCache: { atMs: number; value: Promise<MeStatusSnapshot | undefined> } | undefined;
+  private readonly meGenerations = new Map<string, number>();
+  private meFirstReadyAt: number | undefined;
+  private kdfEwma = 0;
+  private kdfLast: { atMs: number; total: number } | undefined;
+  private readonly fallbackLog = new PerKeyLimiter(FALLBACK_LOG_WINDOW_MS);
   private readonly components: Component[] = [
     { id: 'config_load', title: 'Load and validate config.toml', status: 'pending' },
     { id: 'shared_stats', title: 'Allocate shared counters', status: 'pending' },
@@ -196,7 +220,8 @@ export class Supervisor implements ControlPlane {
     try {
       await this.me.refresh();
     } catch (err) {
-      this.log.warn(`Middle-End disabled until its inputs load: ${(err as Error).message}`);
+      const how = cfg.general.me2dc_fallback ? 'clients go direct (me2dc_fallback)' : 'clients are refused (me2dc_fallback = false)';
+      this.log.warn(`Middle-End not available until its inputs load, ${how}: ${(err as Error).message}`);
       this.recordEvent('me_unavailable', (err as Error).message);
     }
     this.me.start(() => {
@@ -208,7 +233,8 @@ export class Supervisor implements ControlPlane {
   private withMe(s: WorkerSettings): WorkerSettings {
     const inputs = this.me?.current;
     const cfg = this.snapshot.config;
-    if (!inputs || !cfg.general.use_middle_proxy) return s;
+    if (!cfg.general.use_middle_proxy) return s;
+    if (!inputs) return { ...s, me: placeholderMeSettings(cfg, this.workerCount, this.publicPort) };
     return { ...s, me: buildMeSettings(cfg, inputs, this.workerCount, this.publicPort) };
   }
 
@@ -409,8 +435,173 @@ export class Supervisor implements ControlPlane {
 
   recordEvent(eventType: string, context: string): void {
     this.ring.push(eventType, context);
-    if (eventType === 'dc_connect_failed' || eventType === 'worker_restart') this.log.warn(`${eventType}: ${context}`);
+    if (eventType === 'me_fallback_direct' || eventType === 'me_no_writer') this.warnMeReroute(eventType, context);
+    else if (eventType === 'dc_connect_failed' || eventType === 'worker_restart') this.log.warn(`${eventType}: ${context}`);
     else this.log.debug(`${eventType}: ${context}`);
+  }
+
+  /** No silent fallback, no log flood either: one warn line per DC per 10 s, with a count. */
+  private warnMeReroute(eventType: string, context: string): void {
+    const dc = /(?:^|\s)dc=(-?\d+)/.exec(context)?.[1] ?? '?';
+    const held = this.fallbackLog.take(`${eventType}/${dc}`);
+    if (held === undefined) return;
+    const what = eventType === 'me_fallback_direct' ? 'ME cannot serve DC, client routed direct (me2dc_fallback)' : 'ME cannot serve DC, client closed (me2dc_fallback = false)';
+    this.log.warn(`${what}: ${context}${held > 0 ? ` (+${held} more for dc=${dc} in the last ${FALLBACK_LOG_WINDOW_MS / 1000} s)` : ''}`);
+  }
+
+  // ---- Middle-End status ---------------------------------------------------------------------
+
+  meStatus(): Promise<MeStatusSnapshot | undefined> {
+    if (!this.snapshot.config.general.use_middle_proxy) return Promise.resolve(undefined);
+    const now = Date.now();
+    const c = this.meStatusCache;
+    if (c && now - c.atMs < ME_STATUS_CACHE_MS) return c.value;
+    const value = this.buildMeStatus();
+    this.meStatusCache = { atMs: now, value };
+    return value;
+  }
+
+  private generationSeq(hash: string): number {
+    let n = this.meGenerations.get(hash);
+    if (n === undefined) {
+      n = this.meGenerations.size + 1;
+      this.meGenerations.set(hash, n);
+    }
+    return n;
+  }
+
+  /** Handshake rejects per minute, smoothed with a one-minute time constant, sampled lazily. */
+  private kdfRate(now: number): number {
+    const total = this.reader.total(C.middleProxy.handshake_reject_total);
+    const last = this.kdfLast;
+    if (!last) {
+      this.kdfLast = { atMs: now, total };
+      return this.kdfEwma;
+    }
+    const dt = now - last.atMs;
+    if (dt < 1000) return this.kdfEwma;
+    const rate = ((total - last.total) * 60_000) / dt;
+    this.kdfEwma += (1 - Math.exp(-dt / 60_000)) * (rate - this.kdfEwma);
+    this.kdfLast = { atMs: now, total };
+    return this.kdfEwma;
+  }
+
+  private async buildMeStatus(): Promise<MeStatusSnapshot> {
+    const cfg = this.snapshot.config;
+    const src = this.me;
+    const inputs = src?.current;
+    const replies = this.pool ? await this.pool.meStatus(ME_STATUS_TIMEOUT_MS) : { replies: new Map(), missing: [] as number[] };
+    const now = Date.now();
+    const writers: MeWriterView[] = [];
+    const dcs = new Map<number, { endpoints: Set<string>; configured: number; quarantined: Map<string, number>; rr: MeDcView['reroute'][] }>();
+    const dcOf = (dc: number): NonNullable<ReturnType<typeof dcs.get>> => {
+      let d = dcs.get(dc);
+      if (!d) dcs.set(dc, (d = { endpoints: new Set(), configured: 0, quarantined: new Map(), rr: [] }));
+      return d;
+    };
+    for (const [worker, st] of replies.replies) {
+      if (!st) continue;
+      for (const w of st.pool?.writers ?? []) {
+        writers.push({
+          worker,
+          writer_id: w.id,
+          dc: w.dc,
+          endpoint: w.endpoint,
+          state: w.state,
+          draining: w.draining,
+          degraded: w.degraded,
+          bound_clients: w.clients,
+          generation: w.generation,
+          started_at_ms: w.startedAtMs,
+          ready_at_ms: w.readyAtMs,
+          idle_ms: w.idleMs,
+          rtt_ema_ms: w.rttEmaMs,
+          local_addr: w.localAddr,
+        });
+      }
+      for (const g of st.pool?.dcs ?? []) {
+        const d = dcOf(g.dc);
+        for (const e of g.endpoints) d.endpoints.add(e);
+        d.configured += g.slots;
+        for (const q of g.quarantined) d.quarantined.set(q.endpoint, Math.max(q.remainingMs, d.quarantined.get(q.endpoint) ?? 0));
+      }
+      for (const r of st.reroutes) dcOf(r.dc).rr.push({ active: r.active, since_ms: r.sinceMs, last_ms: r.lastMs, count: r.count, reason: r.reason });
+    }
+    const dcViews: MeDcView[] = [...dcs.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([dc, d]) => {
+        const active = d.rr.filter((r) => r.active);
+        const latest = [...d.rr].sort((a, b) => (b.last_ms ?? 0) - (a.last_ms ?? 0))[0];
+        return {
+          dc,
+          endpoints: inputs?.config.dcs[String(dc)]?.map((e) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`)) ?? [...d.endpoints],
+          configured_writers: d.configured,
+          quarantined: [...d.quarantined].map(([endpoint, remaining_ms]) => ({ endpoint, remaining_ms })),
+          reroute: {
+            active: active.length > 0,
+            since_ms: active.length > 0 ? Math.min(...active.map((r) => r.since_ms ?? now)) : undefined,
+            last_ms: latest?.last_ms,
+            count: active.reduce((n, r) => n + r.count, 0),
+            reason: latest?.reason,
+          },
+        };
+      });
+    const anyReady = writers.some((w) => w.state === 'ready' && !w.draining);
+    if (anyReady && this.meFirstReadyAt === undefined) this.meFirstReadyAt = now;
+    let status: MeStatusSnapshot['status'];
+    let stage: string;
+    let lastError = src?.lastError;
+    if (!src) {
+      status = 'failed';
+      stage = 'restart_required';
+      lastError = 'general.use_middle_proxy was turned on by a reload: restart mtedge to start the Middle-End';
+    } else if (!inputs) {
+      status = lastError !== undefined ? 'failed' : 'initializing';
+      stage = 'load_inputs';
+    } else if (anyReady) {
+      status = 'ready';
+      stage = 'ready';
+    } else {
+      status = 'initializing';
+      stage = 'background_init';
+    }
+    const endpoints: Record<string, string[]> = {};
+    if (inputs) {
+      for (const [dc, eps] of Object.entries(inputs.config.dcs)) endpoints[dc] = eps.map((e) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
+    }
+    const userTags = Object.keys(cfg.access.user_ad_tags).length > 0;
+    return {
+      generated_at_ms: now,
+      status,
+      stage,
+      init_attempts: src?.attempts ?? 0,
+      last_error: lastError,
+      inputs: inputs && {
+        generation: inputs.generation,
+        generation_seq: this.generationSeq(inputs.generation),
+        secret_from: inputs.secretFrom,
+        secret_source: inputs.secretSource,
+        config_from: inputs.configFrom,
+        config_source: inputs.configSource,
+        loaded_at_ms: inputs.loadedAtMs,
+        date_skew_secs: inputs.dateSkewSecs,
+        endpoints,
+        default_dc: inputs.config.defaultDc,
+        key_select_hex: (proxySecretKeySelect(inputs.secret) >>> 0).toString(16).padStart(8, '0'),
+      },
+      fallback_enabled: cfg.general.me2dc_fallback,
+      nat_ip: cfg.general.middle_proxy_nat_ip,
+      pool_size_per_worker: this.settings.me?.poolSize ?? 0,
+      workers_total: this.pool?.size ?? 0,
+      workers_missing: replies.missing,
+      partial: replies.missing.length > 0,
+      writers,
+      dcs: dcViews,
+      skew_samples: (src?.skewSamples(now) ?? []).map((x) => ({ at_ms: x.atMs, skew_secs: x.skewSecs, source: x.source })),
+      first_ready_at_ms: this.meFirstReadyAt,
+      kdf_errors_ewma_per_min: this.kdfRate(now),
+      ad_tag_configured: cfg.general.ad_tag !== undefined || userTags,
+    };
   }
 
   linkHosts(): readonly string[] {

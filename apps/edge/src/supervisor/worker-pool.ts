@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { NativeAddon } from '@mtedge/native';
-import type { WorkerSettings } from '@mtedge/dataplane';
+import type { MeWorkerStatus, WorkerSettings } from '@mtedge/dataplane';
 import type { SharedStatsBuffers, StatsReader } from '@mtedge/stats';
 import type { Logger } from '../shared/logger.js';
 import { WORKER_PROTOCOL_VERSION, assertNever, type SupervisorToWorker, type WorkerBoot, type WorkerToSupervisor } from '../shared/messages.js';
@@ -40,11 +40,25 @@ const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 10_000;
 const HEALTHY_AFTER_MS = 60_000;
 
+/** Answers to one me-status request: per worker index, and the ones that did not answer in time. */
+export interface MeStatusReplies {
+  readonly replies: ReadonlyMap<number, MeWorkerStatus | undefined>;
+  readonly missing: readonly number[];
+}
+
+interface PendingMeStatus {
+  readonly replies: Map<number, MeWorkerStatus | undefined>;
+  readonly asked: Set<number>;
+  readonly done: () => void;
+}
+
 export class WorkerPool {
   private readonly slots: Slot[];
   private stopping = false;
   restarts = 0;
   private readonly readyWaiters: (() => void)[] = [];
+  private nextRequestId = 1;
+  private readonly meStatusPending = new Map<number, PendingMeStatus>();
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.slots = Array.from({ length: o.count }, () => ({ worker: undefined, ready: false, startedAt: 0, failures: 0, timer: undefined }));
@@ -106,6 +120,13 @@ export class WorkerPool {
         break;
       case 'applied':
         break;
+      case 'me-status': {
+        const p = this.meStatusPending.get(m.id);
+        if (!p || !p.asked.has(index)) break;
+        p.replies.set(index, m.snapshot);
+        if (p.replies.size === p.asked.size) p.done();
+        break;
+      }
       case 'fatal':
         this.o.logger.error(`worker ${index} failed: ${m.message}`, { stack: m.stack });
         break;
@@ -135,6 +156,35 @@ export class WorkerPool {
 
   broadcast(m: SupervisorToWorker): void {
     for (const s of this.slots) s.worker?.postMessage(m);
+  }
+
+  /**
+   * Asks every live worker for its ME status. Resolves when all answered or after `timeoutMs`
+   * with what arrived, so one stuck worker cannot hang the API.
+   */
+  meStatus(timeoutMs: number): Promise<MeStatusReplies> {
+    const id = this.nextRequestId++;
+    const asked = new Set<number>();
+    this.slots.forEach((s, i) => {
+      if (s.worker && s.ready) asked.add(i);
+    });
+    const missingOf = (replies: ReadonlyMap<number, unknown>): number[] => this.slots.map((_, i) => i).filter((i) => !replies.has(i));
+    return new Promise<MeStatusReplies>((resolve) => {
+      const replies = new Map<number, MeWorkerStatus | undefined>();
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.meStatusPending.delete(id);
+        resolve({ replies, missing: missingOf(replies) });
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      timer.unref();
+      this.meStatusPending.set(id, { replies, asked, done: finish });
+      if (asked.size === 0) {
+        finish();
+        return;
+      }
+      for (const i of asked) this.slots[i]!.worker!.postMessage({ type: 'me-status', id } satisfies SupervisorToWorker);
+    });
   }
 
   /** Test hook and operator tool: terminate one worker as if it had crashed. */

@@ -3,7 +3,7 @@
  * of the listening sockets, and applies what the supervisor pushes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AcceptLoop } from '@mtedge/dataplane';
+import { AcceptLoop, RoutedUpstream, type WorkerSettings } from '@mtedge/dataplane';
 import { WorkerStats } from '@mtedge/stats';
 import { WORKER_PROTOCOL_VERSION, assertNever, type SupervisorToWorker, type WorkerBoot, type WorkerToSupervisor } from '../shared/messages.js';
 
@@ -33,16 +33,25 @@ function event(eventType: string, context: string): void {
 async function main(): Promise<void> {
   if (boot.protocolVersion !== WORKER_PROTOCOL_VERSION) throw new Error(`worker protocol ${boot.protocolVersion} != ${WORKER_PROTOCOL_VERSION}`);
   const stats = new WorkerStats(boot.stats, boot.workerIndex);
-  const loop = new AcceptLoop({ stats, settings: boot.settings, event });
+  let current: WorkerSettings = boot.settings;
+  // Built here (not inside the loop) so the me-status request can reach its pool.
+  const upstream = new RoutedUpstream(() => current, stats, event);
+  const loop = new AcceptLoop({ stats, settings: boot.settings, event, upstream });
   port.on('message', (m: SupervisorToWorker) => {
     switch (m.type) {
       case 'settings':
+        current = m.settings;
         loop.update(m.settings);
         send({ type: 'applied', revision: m.settings.revision });
         break;
       case 'kick-user':
         loop.kickUser(m.username);
         break;
+      case 'me-status': {
+        const me = current.me;
+        send({ type: 'me-status', id: m.id, workerIndex: boot.workerIndex, snapshot: me !== undefined && me.enabled ? upstream.status() : undefined });
+        break;
+      }
       case 'shutdown':
         void loop.close().then(() => process.exit(0));
         break;

@@ -1,43 +1,55 @@
 /**
- * /v1/runtime/*. The Middle-End is not built yet, so its endpoints answer with the contract's
- * `source_unavailable` shapes (telemt-API.md "Runtime State Matrix"), never invented figures.
+ * /v1/runtime/*. The Middle-End endpoints answer from the supervisor's ME status while
+ * general.use_middle_proxy = true, and with the contract's `source_unavailable` shapes otherwise
+ * (telemt-API.md "Runtime State Matrix"), never with invented figures.
  */
-import type { ControlPlane } from '../control-plane.js';
+import type { ControlPlane, MeStatusSnapshot } from '../control-plane.js';
 import type { Handler } from './context.js';
 import { nowSecs, sortedUsernames } from './common.js';
 import { upstreamPolicy } from './system.js';
+import { dcFacts, mePoolStatePayload, meQualityPayload, meReady, meSelftestPayload, reroute } from './me-view.js';
 
-/** Text of the ME's absence, surfaced where the contract has an error/detail slot. */
-const ME_UNAVAILABLE = 'middle-end runtime is not available in this build';
-
-export const runtimeGates: Handler = ({ cp }) => {
+export const runtimeGates: Handler = async ({ cp }) => {
   const c = cp.current().config;
   const rt = cp.runtime();
-  // Without an ME, a use_middle_proxy config runs every session over Direct-DC.
-  const reroute = c.general.use_middle_proxy;
+  const m = c.general.use_middle_proxy ? await cp.meStatus() : undefined;
+  const ready = m !== undefined && meReady(m);
+  const rr = m !== undefined ? reroute(m, rt.started_at_ms) : { active: false, since_ms: undefined, reason: undefined };
   const data: Record<string, unknown> = {
     accepting_new_connections: rt.admission_open,
     conditional_cast_enabled: c.general.use_middle_proxy,
-    me_runtime_ready: false,
+    me_runtime_ready: ready,
     me2dc_fallback_enabled: c.general.me2dc_fallback,
     me2dc_fast_enabled: false,
     use_middle_proxy: c.general.use_middle_proxy,
-    route_mode: 'direct',
-    reroute_active: reroute,
+    route_mode: ready && !(rr.active && rr.reason === 'startup_direct_fallback') ? 'middle' : 'direct',
+    reroute_active: rr.active,
     startup_status: rt.status,
     startup_stage: rt.current_stage,
     startup_progress_pct: rt.progress_pct,
+    // mtedge: is the ad tag reaching Telegram right now (ME serving, nothing rerouted)?
+    ad_tag_served: m !== undefined && m.ad_tag_configured && ready && !rr.active,
   };
-  if (reroute) {
-    data['reroute_reason'] = 'startup_direct_fallback';
-    data['reroute_to_direct_at_epoch_secs'] = Math.floor(rt.started_at_ms / 1000);
+  if (rr.active) {
+    if (rr.reason !== undefined) data['reroute_reason'] = rr.reason;
+    if (rr.since_ms !== undefined) data['reroute_to_direct_at_epoch_secs'] = Math.floor(rr.since_ms / 1000);
   }
   return { data };
 };
 
-export const runtimeInitialization: Handler = ({ cp }) => {
+/** ME start-up progress: half for the inputs, half for the DCs that have a ready writer. */
+function meProgress(m: MeStatusSnapshot): number {
+  if (m.status === 'ready') return 100;
+  if (m.inputs === undefined) return 0;
+  const dcs = dcFacts(m);
+  const covered = dcs.filter((d) => d.alive > 0).length;
+  return Math.round((50 + (dcs.length > 0 ? (50 * covered) / dcs.length : 0)) * 10) / 10;
+}
+
+export const runtimeInitialization: Handler = async ({ cp }) => {
   const c = cp.current().config;
   const rt = cp.runtime();
+  const m = c.general.use_middle_proxy ? await cp.meStatus() : undefined;
   const me: Record<string, unknown> = {
     status: 'skipped',
     current_stage: 'skipped',
@@ -45,7 +57,17 @@ export const runtimeInitialization: Handler = ({ cp }) => {
     init_attempt: 0,
     retry_limit: 'unlimited',
   };
-  if (c.general.use_middle_proxy) me['last_error'] = ME_UNAVAILABLE;
+  if (m !== undefined) {
+    me['status'] = m.status;
+    me['current_stage'] = m.stage;
+    me['progress_pct'] = meProgress(m);
+    me['init_attempt'] = m.init_attempts;
+    if (m.last_error !== undefined) me['last_error'] = m.last_error;
+  } else if (c.general.use_middle_proxy) {
+    me['status'] = 'pending';
+    me['current_stage'] = 'pending';
+  }
+  const meDegraded = c.general.use_middle_proxy && (m === undefined || m.status !== 'ready' || reroute(m, rt.started_at_ms).active);
   const components = rt.components.map((comp) => {
     const row: Record<string, unknown> = { id: comp.id, title: comp.title, status: comp.status, attempts: comp.attempts };
     if (comp.started_at_epoch_ms !== undefined) row['started_at_epoch_ms'] = comp.started_at_epoch_ms;
@@ -58,7 +80,7 @@ export const runtimeInitialization: Handler = ({ cp }) => {
   });
   const data: Record<string, unknown> = {
     status: rt.status,
-    degraded: c.general.use_middle_proxy || rt.status === 'failed',
+    degraded: meDegraded || rt.status === 'failed',
     current_stage: rt.current_stage,
     progress_pct: rt.progress_pct,
     started_at_epoch_secs: Math.floor(rt.started_at_ms / 1000),
@@ -71,14 +93,36 @@ export const runtimeInitialization: Handler = ({ cp }) => {
   return { data };
 };
 
-function unavailable(): Handler {
-  return () => ({ data: { enabled: false, reason: 'source_unavailable', generated_at_epoch_secs: nowSecs(), data: null } });
+/** An ME runtime route: the payload from the ME status, or source_unavailable without one. */
+function fromMe(build: (m: MeStatusSnapshot, cp: ControlPlane) => Record<string, unknown>): Handler {
+  return async ({ cp }) => {
+    const m = cp.current().config.general.use_middle_proxy ? await cp.meStatus() : undefined;
+    if (m === undefined) return { data: { enabled: false, reason: 'source_unavailable', generated_at_epoch_secs: nowSecs(), data: null } };
+    return { data: { enabled: true, generated_at_epoch_secs: Math.floor(m.generated_at_ms / 1000), data: build(m, cp) } };
+  };
 }
 
-export const runtimeMePoolState = unavailable();
-export const runtimeMeQuality = unavailable();
-export const runtimeNatStun = unavailable();
-export const runtimeMeSelftest = unavailable();
+export const runtimeMePoolState = fromMe((m) => mePoolStatePayload(m));
+export const runtimeMeQuality = fromMe((m, cp) => meQualityPayload(m, cp.counters()));
+export const runtimeMeSelftest = fromMe((m, cp) => meSelftestPayload(m, cp.counters(), m.kdf_errors_ewma_per_min, process.pid));
+
+/**
+ * mtedge runs no STUN prober: the configured values, and `stun_use = false` (or a fixed
+ * middle_proxy_nat_ip) means no probing. The reflection block stays empty: nothing was observed.
+ */
+export const runtimeNatStun = fromMe((m, cp) => {
+  const net = cp.current().config.network;
+  return {
+    flags: {
+      nat_probe_enabled: net.stun_use && m.nat_ip === undefined,
+      // Probing is wanted by the config but this build cannot do it.
+      nat_probe_disabled_runtime: net.stun_use && m.nat_ip === undefined,
+      nat_probe_attempts: 0,
+    },
+    servers: { configured: [...net.stun_servers], live: [], live_total: 0 },
+    reflection: {},
+  };
+});
 
 export function upstreamCounters(cp: ControlPlane, names: readonly string[]): Record<string, number> {
   const src = cp.counters().upstream;

@@ -1,4 +1,7 @@
-/** /v1/stats/*: counters from the stats snapshot, ME blocks in their unavailable shapes. */
+/**
+ * /v1/stats/*: counters from the stats snapshot; the ME blocks from the supervisor's ME status,
+ * or their feature_disabled / source_unavailable shapes (telemt-API.md "Runtime State Matrix").
+ */
 import type { ControlPlane } from '../control-plane.js';
 import {
   ZERO_DESYNC_FIELDS,
@@ -9,6 +12,8 @@ import {
 import type { Handler } from './context.js';
 import { nowSecs, sortedUsernames, uptimeSeconds } from './common.js';
 import { upstreamCounters } from './runtime.js';
+import { dcStatusData, meWritersData, networkPath } from './me-view.js';
+import { ME_EDGE_FIELDS } from '@mtedge/stats';
 
 function classCounts(src: Readonly<Record<string, number>>, key: 'class' | 'stage'): Record<string, string | number>[] {
   return Object.keys(src)
@@ -64,7 +69,7 @@ export const statsZeroAll: Handler = ({ cp }) => {
         conntrack_close_event_drop_total: 0,
       },
       upstream: pick(counters.upstream, ZERO_UPSTREAM_FIELDS),
-      middle_proxy: { ...pick(counters.middle_proxy, ZERO_MIDDLE_PROXY_FIELDS), handshake_error_codes: [] },
+      middle_proxy: { ...pick(counters.middle_proxy, ZERO_MIDDLE_PROXY_FIELDS), handshake_error_codes: [], ...pick(counters.me, ME_EDGE_FIELDS) },
       pool: pick(counters.pool, ZERO_POOL_FIELDS),
       desync: pick(counters.desync, ZERO_DESYNC_FIELDS),
     },
@@ -112,10 +117,20 @@ function dcsBlock(reason: string, at: number): Record<string, unknown> {
   return { middle_proxy_enabled: false, reason, generated_at_epoch_secs: at, dcs: [] };
 }
 
-export const statsMinimalAll: Handler = ({ cp }) => {
+export const statsMinimalAll: Handler = async ({ cp }) => {
   const reason = meReason(cp);
   const at = nowSecs();
   if (reason === 'feature_disabled') return { data: { enabled: false, reason, generated_at_epoch_secs: at, data: null } };
+  const m = await cp.meStatus();
+  if (m !== undefined) {
+    return {
+      data: {
+        enabled: true,
+        generated_at_epoch_secs: at,
+        data: { me_writers: meWritersData(m), dcs: dcStatusData(m), me_runtime: null, network_path: networkPath(m) },
+      },
+    };
+  }
   return {
     data: {
       enabled: true,
@@ -126,8 +141,17 @@ export const statsMinimalAll: Handler = ({ cp }) => {
   };
 };
 
-export const statsMeWriters: Handler = ({ cp }) => ({ data: meWritersBlock(meReason(cp), nowSecs()) });
-export const statsDcs: Handler = ({ cp }) => ({ data: dcsBlock(meReason(cp), nowSecs()) });
+export const statsMeWriters: Handler = async ({ cp }) => {
+  const reason = meReason(cp);
+  const m = reason === 'feature_disabled' ? undefined : await cp.meStatus();
+  return { data: m !== undefined ? meWritersData(m) : meWritersBlock(reason, nowSecs()) };
+};
+
+export const statsDcs: Handler = async ({ cp }) => {
+  const reason = meReason(cp);
+  const m = reason === 'feature_disabled' ? undefined : await cp.meStatus();
+  return { data: m !== undefined ? dcStatusData(m) : dcsBlock(reason, nowSecs()) };
+};
 
 export const statsUsersActiveIps: Handler = ({ cp }) => ({
   data: sortedUsernames(cp)

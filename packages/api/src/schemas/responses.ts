@@ -3,7 +3,7 @@
  * optionality follow the contract tables; `engine` in SystemInfoData is an mtedge addition.
  */
 import { arr, bool, counters, d, f64, i64, obj, oneOfStr, str, strArr, u64, type JsonSchema } from './builders.js';
-import { DESYNC_FIELDS, UPSTREAM_FIELDS } from '@mtedge/stats';
+import { DESYNC_FIELDS, ME_EDGE_FIELDS, UPSTREAM_FIELDS } from '@mtedge/stats';
 
 const u64Arr = arr(u64);
 
@@ -64,7 +64,11 @@ export const RuntimeGatesData = obj(
     startup_stage: str,
     startup_progress_pct: f64,
   },
-  { reroute_to_direct_at_epoch_secs: u64, reroute_reason: str },
+  {
+    reroute_to_direct_at_epoch_secs: u64,
+    reroute_reason: d(str, '`startup_direct_fallback` (ME never ready yet) or `strict_grace_fallback` (a DC has no ready writer) while reroute is active.'),
+    ad_tag_served: d(bool, 'mtedge: `true` when ME serves clients with an ad tag configured and no DC is rerouted to Direct-DC.'),
+  },
 );
 
 export const RuntimeInitializationMeData = obj(
@@ -294,6 +298,8 @@ export const ZeroAllData = obj('ZeroAllData', {
   upstream: ZeroUpstreamData,
   middle_proxy: counters('ZeroMiddleProxyData', ZERO_MIDDLE_PROXY_FIELDS, {
     handshake_error_codes: arr(obj('ZeroCodeCount', { code: i64, total: u64 })),
+    // mtedge additions: routing outcomes (fallback, refused) and RPC traffic of the ME path.
+    ...Object.fromEntries(ME_EDGE_FIELDS.map((f) => [f, d(u64, 'mtedge ME counter.')])),
   }),
   pool: counters('ZeroPoolData', ZERO_POOL_FIELDS),
   desync: counters('ZeroDesyncData', ZERO_DESYNC_FIELDS),
@@ -337,7 +343,7 @@ export const UpstreamsData = obj(
   },
 );
 
-// --- ME (Middle-End) blocks: mtedge answers with the unavailable shapes until the ME lands ----
+// --- ME (Middle-End) blocks: real snapshots with ME on, the unavailable shapes otherwise -----
 const availabilityReason = oneOfStr(['feature_disabled', 'source_unavailable']);
 
 export const MeWritersData = obj(
@@ -372,7 +378,14 @@ export const MeWritersData = obj(
           allow_drain_fallback: bool,
           drain_over_ttl: bool,
         },
-        { dc: i64, idle_for_secs: u64, rtt_ema_ms: f64, drain_started_at_epoch_secs: u64, drain_deadline_epoch_secs: u64 },
+        {
+          dc: i64,
+          idle_for_secs: u64,
+          rtt_ema_ms: f64,
+          drain_started_at_epoch_secs: u64,
+          drain_deadline_epoch_secs: u64,
+          worker: d(u64, 'mtedge: index of the worker thread that owns this writer.'),
+        },
       ),
     ),
   },
@@ -404,17 +417,24 @@ export const DcStatusData = obj(
           fresh_coverage_pct: f64,
           load: u64,
         },
-        { rtt_ms: f64 },
+        {
+          rtt_ms: f64,
+          reroute_active: d(bool, 'mtedge: new clients of this DC are routed to Direct-DC (fallback) or refused (no fallback).'),
+          reroute_since_epoch_secs: d(u64, 'mtedge: when the current reroute began.'),
+          reroute_reason: d(str, 'mtedge: `strict_grace_fallback` (routed direct) or `no_writer_client_closed` (me2dc_fallback = false).'),
+          reroute_detail: d(str, 'mtedge: last reason text from the workers.'),
+          fallback_total: d(u64, 'mtedge: clients of this DC that ME could not take during the current reroute.'),
+        },
       ),
     ),
   },
   { reason: availabilityReason },
 );
 
-/** MinimalMeRuntimeData is only ever null in mtedge today, so it is described, not expanded. */
+/** MinimalMeRuntimeData (telemt's floor/hardswap tuning knobs) is null in mtedge: described, not expanded. */
 const MinimalMeRuntimeData: JsonSchema = {
   title: 'MinimalMeRuntimeData',
-  description: 'Runtime ME control snapshot (see the telemt contract); always null until the Middle-End is built.',
+  description: 'Runtime ME control snapshot (see the telemt contract); null in mtedge, which has no adaptive floor controller.',
   type: 'object',
 };
 
@@ -436,25 +456,95 @@ export const MinimalAllData = obj(
 );
 
 /** Runtime payloads whose `data` is null while their source is unavailable. */
-function runtimeEnvelope(title: string, payloadTitle: string, reasons: readonly string[]): JsonSchema {
-  return obj(
-    title,
-    { enabled: bool, generated_at_epoch_secs: u64 },
-    {
-      reason: oneOfStr(reasons),
-      data: {
-        title: payloadTitle,
-        description: `Full payload per the telemt contract (\`${payloadTitle}\`); null while unavailable.`,
-        type: 'object',
-      },
-    },
-  );
+function runtimeEnvelope(title: string, payload: JsonSchema, reasons: readonly string[]): JsonSchema {
+  return obj(title, { enabled: bool, generated_at_epoch_secs: u64 }, { reason: oneOfStr(reasons), data: payload });
 }
 
-export const RuntimeMePoolStateData = runtimeEnvelope('RuntimeMePoolStateData', 'RuntimeMePoolStatePayload', ['source_unavailable']);
-export const RuntimeMeQualityData = runtimeEnvelope('RuntimeMeQualityData', 'RuntimeMeQualityPayload', ['source_unavailable']);
-export const RuntimeNatStunData = runtimeEnvelope('RuntimeNatStunData', 'RuntimeNatStunPayload', ['source_unavailable']);
-export const RuntimeMeSelftestData = runtimeEnvelope('RuntimeMeSelftestData', 'RuntimeMeSelftestPayload', ['source_unavailable']);
+const ipFamily = oneOfStr(['V4', 'V6']);
+
+const RuntimeMePoolStatePayload = obj('RuntimeMePoolStatePayload', {
+  generations: obj(
+    'RuntimeMePoolStateGenerationData',
+    { active_generation: u64, warm_generation: u64, pending_hardswap_generation: u64, draining_generations: u64Arr },
+    { pending_hardswap_age_secs: u64 },
+  ),
+  hardswap: obj('RuntimeMePoolStateHardswapData', { enabled: bool, pending: bool }),
+  writers: obj('RuntimeMePoolStateWriterData', {
+    total: u64,
+    alive_non_draining: u64,
+    draining: u64,
+    degraded: u64,
+    contour: obj('RuntimeMePoolStateWriterContourData', { warm: u64, active: u64, draining: u64 }),
+    health: obj('RuntimeMePoolStateWriterHealthData', { healthy: u64, degraded: u64, draining: u64 }),
+  }),
+  refill: obj('RuntimeMePoolStateRefillData', {
+    inflight_endpoints_total: u64,
+    inflight_dc_total: u64,
+    by_dc: arr(obj('RuntimeMePoolStateRefillDcData', { dc: i64, family: ipFamily, inflight: u64 })),
+  }),
+});
+
+const RuntimeMeQualityPayload = obj('RuntimeMeQualityPayload', {
+  counters: counters('RuntimeMeQualityCountersData', [
+    'idle_close_by_peer_total',
+    'reader_eof_total',
+    'kdf_drift_total',
+    'kdf_port_only_drift_total',
+    'reconnect_attempt_total',
+    'reconnect_success_total',
+  ]),
+  route_drops: counters('RuntimeMeQualityRouteDropData', ['no_conn_total', 'channel_closed_total', 'queue_full_total', 'queue_full_base_total', 'queue_full_high_total']),
+  family_states: arr(
+    obj(
+      'RuntimeMeQualityFamilyStateData',
+      { family: ipFamily, state: str, state_since_epoch_secs: u64, fail_streak: u64, recover_success_streak: u64 },
+      { suppressed_until_epoch_secs: u64 },
+    ),
+  ),
+  drain_gate: obj('RuntimeMeQualityDrainGateData', { route_quorum_ok: bool, redundancy_ok: bool, block_reason: str, updated_at_epoch_secs: u64 }),
+  dc_rtt: arr(obj('RuntimeMeQualityDcRttData', { dc: i64, alive_writers: u64, required_writers: u64, coverage_pct: f64 }, { rtt_ema_ms: f64 })),
+});
+
+const natReflection = obj('RuntimeNatStunReflectionData', { addr: str, age_secs: u64 });
+const RuntimeNatStunPayload = obj(
+  'RuntimeNatStunPayload',
+  {
+    flags: obj('RuntimeNatStunFlagsData', { nat_probe_enabled: bool, nat_probe_disabled_runtime: bool, nat_probe_attempts: u64 }),
+    servers: obj('RuntimeNatStunServersData', { configured: strArr, live: strArr, live_total: u64 }),
+    reflection: obj('RuntimeNatStunReflectionBlockData', {}, { v4: natReflection, v6: natReflection }),
+  },
+  { stun_backoff_remaining_ms: u64 },
+);
+
+const selftestIp = obj('RuntimeMeSelftestIpFamilyData', { addr: str, state: oneOfStr(['good', 'bogon', 'loopback']) });
+const RuntimeMeSelftestPayload = obj('RuntimeMeSelftestPayload', {
+  kdf: obj(
+    'RuntimeMeSelftestKdfData',
+    { state: oneOfStr(['ok', 'error']), ewma_errors_per_min: f64, threshold_errors_per_min: f64, errors_total: u64 },
+    {
+      key_select: d(str, 'mtedge: proxy-secret key selector (hex) the KDF keys on.'),
+      nat_ip: d(str, 'mtedge: general.middle_proxy_nat_ip mixed into the KDF instead of the local address.'),
+      local_addrs: d(strArr, 'mtedge: local addresses of the live ME links (KDF client address without NAT).'),
+    },
+  ),
+  timeskew: obj(
+    'RuntimeMeSelftestTimeskewData',
+    { state: oneOfStr(['ok', 'error']), samples_15m: u64 },
+    { max_skew_secs_15m: u64, last_skew_secs: u64, last_source: str, last_seen_age_secs: u64 },
+  ),
+  ip: obj('RuntimeMeSelftestIpData', {}, { v4: selftestIp, v6: selftestIp }),
+  pid: obj('RuntimeMeSelftestPidData', { pid: u64, state: oneOfStr(['one', 'non-one']) }),
+  bnd: obj(
+    'RuntimeMeSelftestBndData',
+    { addr_state: oneOfStr(['ok', 'bogon', 'error']), port_state: oneOfStr(['ok', 'zero', 'error']) },
+    { last_addr: str, last_seen_age_secs: u64 },
+  ),
+});
+
+export const RuntimeMePoolStateData = runtimeEnvelope('RuntimeMePoolStateData', RuntimeMePoolStatePayload, ['source_unavailable']);
+export const RuntimeMeQualityData = runtimeEnvelope('RuntimeMeQualityData', RuntimeMeQualityPayload, ['source_unavailable']);
+export const RuntimeNatStunData = runtimeEnvelope('RuntimeNatStunData', RuntimeNatStunPayload, ['source_unavailable']);
+export const RuntimeMeSelftestData = runtimeEnvelope('RuntimeMeSelftestData', RuntimeMeSelftestPayload, ['source_unavailable']);
 
 export const RuntimeUpstreamQualityData = obj(
   'RuntimeUpstreamQualityData',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, writeFileAtomic, type AtomicFsOps, type ConfigSnapshot } from '@mtedge/config';
 import type { CountersSnapshot, UserRuntimeSnapshot } from '@mtedge/stats';
-import type { ApiEventRecord, ControlPlane, EventsView, ReloadOutcome, RuntimeState } from '../control-plane.js';
+import type { ApiEventRecord, ControlPlane, EventsView, MeStatusSnapshot, ReloadOutcome, RuntimeState } from '../control-plane.js';
 
 export const SECRET_ALICE = '0123456789abcdef0123456789abcdef';
 
@@ -52,6 +52,75 @@ const ZERO_USER: UserRuntimeSnapshot = {
   quota_last_reset_epoch_secs: undefined,
 };
 
+/** A healthy two-worker ME: DC 2 fully up, DC -2 up, DC 4 down and rerouted. */
+export function sampleMeStatus(now: number = Date.now()): MeStatusSnapshot {
+  const w = (worker: number, id: number, dc: number, endpoint: string, state: 'ready' | 'connecting', clients: number): MeStatusSnapshot['writers'][number] => ({
+    worker,
+    writer_id: id,
+    dc,
+    endpoint,
+    state,
+    draining: false,
+    degraded: false,
+    bound_clients: clients,
+    generation: 'ab'.repeat(32),
+    started_at_ms: now - 10_000,
+    ready_at_ms: state === 'ready' ? now - 9000 : undefined,
+    idle_ms: 1500,
+    rtt_ema_ms: state === 'ready' ? 12.5 : undefined,
+    local_addr: state === 'ready' ? '10.0.0.5:40000' : undefined,
+  });
+  const noReroute = { active: false, since_ms: undefined, last_ms: undefined, count: 0, reason: undefined };
+  return {
+    generated_at_ms: now,
+    status: 'ready',
+    stage: 'ready',
+    init_attempts: 1,
+    last_error: undefined,
+    inputs: {
+      generation: 'ab'.repeat(32),
+      generation_seq: 1,
+      secret_from: 'url',
+      secret_source: 'https://core.telegram.org/getProxySecret',
+      config_from: 'cache',
+      config_source: '/var/lib/mtedge/proxy-config-v4.txt',
+      loaded_at_ms: now - 20_000,
+      date_skew_secs: 2,
+      endpoints: { '2': ['149.154.167.50:8888'], '-2': ['149.154.167.51:8888'], '4': ['149.154.167.91:8888'] },
+      default_dc: 2,
+      key_select_hex: 'c4f9faca',
+    },
+    fallback_enabled: true,
+    nat_ip: undefined,
+    pool_size_per_worker: 1,
+    workers_total: 2,
+    workers_missing: [],
+    partial: false,
+    writers: [
+      w(0, 1, 2, '149.154.167.50:8888', 'ready', 3),
+      w(1, 1, 2, '149.154.167.50:8888', 'ready', 2),
+      w(0, 2, -2, '149.154.167.51:8888', 'ready', 0),
+      w(1, 2, -2, '149.154.167.51:8888', 'connecting', 0),
+      w(0, 3, 4, '149.154.167.91:8888', 'connecting', 0),
+    ],
+    dcs: [
+      { dc: -2, endpoints: ['149.154.167.51:8888'], configured_writers: 2, quarantined: [], reroute: noReroute },
+      { dc: 2, endpoints: ['149.154.167.50:8888'], configured_writers: 2, quarantined: [], reroute: noReroute },
+      {
+        dc: 4,
+        endpoints: ['149.154.167.91:8888'],
+        configured_writers: 2,
+        quarantined: [{ endpoint: '149.154.167.91:8888', remaining_ms: 800 }],
+        reroute: { active: true, since_ms: now - 5000, last_ms: now - 1000, count: 7, reason: 'ME for DC 4: no ready writer' },
+      },
+    ],
+    skew_samples: [{ at_ms: now - 20_000, skew_secs: 2, source: 'proxy_secret_date_header' }],
+    first_ready_at_ms: now - 9000,
+    kdf_errors_ewma_per_min: 0,
+    ad_tag_configured: true,
+  };
+}
+
 const nodeOps: AtomicFsOps = {
   open: (p, f, m) => fsp.open(p, f, m),
   rename: (a, b) => fsp.rename(a, b),
@@ -75,6 +144,8 @@ export class FakeControlPlane implements ControlPlane {
   hosts: readonly string[] = ['proxy.example.com'];
   runtimeState: RuntimeState;
   counterState: CountersSnapshot;
+  /** What meStatus() answers while use_middle_proxy = true. */
+  meState: MeStatusSnapshot | undefined = sampleMeStatus();
   commits = 0;
 
   private snapshot: ConfigSnapshot;
@@ -118,8 +189,9 @@ export class FakeControlPlane implements ControlPlane {
         handshake_failures_by_stage: { direct_mtproto: 1 },
       },
       upstream: { connect_attempt_total: 8, connect_success_total: 8 },
-      middle_proxy: {},
-      pool: {},
+      middle_proxy: { reconnect_attempt_total: 6, reconnect_success_total: 5, keepalive_sent_total: 40 },
+      pool: { writer_removed_total: 1 },
+      me: { me_fallback_direct_total: 7, me_proxy_req_total: 120 },
       desync: {},
       current_connections: 3,
       current_connections_me: 0,
@@ -207,6 +279,13 @@ export class FakeControlPlane implements ControlPlane {
 
   runtime(): RuntimeState {
     return this.runtimeState;
+  }
+
+  meStatus(): Promise<MeStatusSnapshot | undefined> {
+    const g = this.snapshot.config.general;
+    if (!g.use_middle_proxy || this.meState === undefined) return Promise.resolve(undefined);
+    // The supervisor reads me2dc_fallback from the applied config; so does the fake.
+    return Promise.resolve({ ...this.meState, fallback_enabled: g.me2dc_fallback });
   }
 
   events(limit: number): EventsView {

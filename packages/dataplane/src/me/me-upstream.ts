@@ -66,6 +66,7 @@ class MeLeg implements UpstreamLeg, MeBinding {
     if (this.closed) return false;
     this.pending = this.pending.length === 0 ? plain : Buffer.concat([this.pending, plain]);
     const bodies: Buffer[][] = [];
+    let bytes = 0;
     try {
       for (let f = this.decoder.decode(this.pending); f !== null; f = this.decoder.decode(this.pending)) {
         this.pending = this.pending.subarray(f.consumed);
@@ -84,7 +85,9 @@ class MeLeg implements UpstreamLeg, MeBinding {
           proxyPort: this.pool.current.publicPort,
           adTag: this.adTag,
         });
-        bodies.push([hdr, p.subarray(0, p.length & ~3)]);
+        const body = p.subarray(0, p.length & ~3);
+        bytes += body.length;
+        bodies.push([hdr, body]);
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
@@ -93,7 +96,9 @@ class MeLeg implements UpstreamLeg, MeBinding {
     // Keep only what a partial frame needs, not the whole chunk it came in.
     if (this.pending.length > 0 && this.pending.byteOffset > 0) this.pending = Buffer.from(this.pending);
     if (bodies.length === 0) return true;
+    const sent = this.writer.state === 'ready';
     const ok = this.writer.sendBodies(bodies, true);
+    if (sent) this.pool.noteRequests(bodies.length, bytes, this.adTag !== undefined);
     if (!ok) {
       if (this.writer.state !== 'ready') return false;
       this.pool.waitDrain(this);
@@ -159,7 +164,10 @@ export class MeUpstream implements Upstream {
 
   async connect(req: UpstreamRequest, events: UpstreamLegEvents): Promise<UpstreamLeg> {
     const target = this.pool.resolveDc(req.dcId);
-    if (!target) throw new MeUnavailableError(req.dcId, 'not in proxy-multi.conf');
+    if (!target) {
+      const loaded = Object.keys(this.pool.current.endpoints).length > 0;
+      throw new MeUnavailableError(req.dcId, loaded ? 'not in proxy-multi.conf' : 'ME inputs (proxy-secret, proxy-multi.conf) not loaded');
+    }
     const writer = await this.pool.acquire(req.dcId);
     if (!writer) throw new MeUnavailableError(target.dc, 'no ready writer');
     const leg = new MeLeg(this.pool, writer, this.pool.newConnId(), req, events);

@@ -7,9 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeCloseConn, type MeMessage } from '@mtedge/protocol';
+import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
 import type { MeWorkerSettings } from './settings.js';
-import { MeWriter, type MeWriterError, type MeWriterEvents } from './writer.js';
+import { MeWriter, type MeWriterError, type MeWriterEvents, type MeWriterState } from './writer.js';
 
 /** What the pool needs from a client leg bound to a writer. */
 export interface MeBinding {
@@ -33,12 +34,49 @@ export interface MeCounters {
   clientsMovedOrClosed: number;
 }
 
+/** One writer as the status API shows it (plain data: crosses postMessage). */
+export interface MeWriterStatus {
+  readonly id: number;
+  readonly dc: number;
+  readonly endpoint: string;
+  readonly state: MeWriterState;
+  readonly draining: boolean;
+  /** Owes the ME an answer for over half the stall budget: gets no new clients. */
+  readonly degraded: boolean;
+  readonly clients: number;
+  readonly generation: string;
+  readonly startedAtMs: number;
+  readonly readyAtMs: number | undefined;
+  readonly idleMs: number;
+  readonly rttEmaMs: number | undefined;
+  readonly localAddr: string | undefined;
+}
+
+export interface MeDcStatus {
+  readonly dc: number;
+  readonly endpoints: readonly string[];
+  /** Writer slots this worker keeps for the DC. */
+  readonly slots: number;
+  readonly quarantined: readonly { readonly endpoint: string; readonly remainingMs: number }[];
+}
+
+/** A worker's whole pool, for the supervisor's ME status. */
+export interface MePoolStatus {
+  readonly generation: string;
+  readonly poolSize: number;
+  readonly writers: readonly MeWriterStatus[];
+  readonly dcs: readonly MeDcStatus[];
+  readonly counters: MeCounters;
+}
+
 interface Slot {
   readonly index: number;
   endpointIdx: number;
   writer: MeWriter | undefined;
   attempt: number;
   timer: NodeJS.Timeout | undefined;
+  /** Endpoint of the writer that dropped, to tell a same-endpoint restore from a fallback one. */
+  lostEndpoint: string | undefined;
 }
 
 interface DcGroup {
@@ -78,6 +116,7 @@ export class MePool {
   constructor(
     private settings: MeWorkerSettings,
     private readonly event: (type: string, context: string) => void,
+    private readonly stats?: WorkerStats,
   ) {
     this.secret = Buffer.from(settings.secretHex, 'hex');
     this.writerEvents = {
@@ -92,12 +131,35 @@ export class MePool {
     return this.settings;
   }
 
+  private add(counter: number, n = 1): void {
+    this.stats?.add(counter, n);
+  }
+
+  /** RPC_PROXY_REQ frames a leg just sent (counted per batch, not per frame). */
+  noteRequests(frames: number, bytes: number, withAdTag: boolean): void {
+    const st = this.stats;
+    if (!st) return;
+    st.add(C.me.me_proxy_req_total, frames);
+    st.add(C.me.me_proxy_req_bytes_total, bytes);
+    if (withAdTag) st.add(C.me.me_proxy_req_ad_tag_total, frames);
+  }
+
+  /** Opens every DC's writers now instead of at its first client (ME readiness and coverage). */
+  warmUp(): void {
+    if (this.closed) return;
+    for (const [k, eps] of Object.entries(this.settings.endpoints)) {
+      const dc = Number(k);
+      if (Number.isInteger(dc) && eps.length > 0) this.group(dc, eps);
+    }
+  }
+
   /** A new generation: old writers drain (no new clients), new ones start on demand. */
   update(next: MeWorkerSettings): void {
     const prev = this.settings;
     this.settings = next;
     if (prev.generation === next.generation) return;
     this.secret = Buffer.from(next.secretHex, 'hex');
+    this.add(C.pool.pool_swap_total);
     const old = this.groups;
     this.groups = new Map();
     for (const g of old.values()) {
@@ -113,7 +175,11 @@ export class MePool {
         }
         w.draining = true;
         this.draining.add(w);
-        const t = setTimeout(() => w.close(), next.drainTtlMs);
+        this.add(C.pool.pool_drain_active);
+        const t = setTimeout(() => {
+          if (w.state !== 'closed') this.add(C.pool.pool_force_close_total);
+          w.close();
+        }, next.drainTtlMs);
         t.unref();
       }
     }
@@ -186,7 +252,10 @@ export class MePool {
     const w = b.writer;
     w.conns.delete(b.connId);
     this.needDrain.get(w)?.delete(b);
-    if (notify && w.state === 'ready') w.sendBodies([encodeCloseConn(b.connId)], false);
+    if (notify && w.state === 'ready') {
+      this.add(C.me.me_close_conn_sent_total);
+      w.sendBodies([encodeCloseConn(b.connId)], false);
+    }
     if (w.draining && w.conns.size === 0) w.close();
   }
 
@@ -207,6 +276,45 @@ export class MePool {
     return out;
   }
 
+  /** Everything the status API shows about this worker's pool. */
+  status(): MePoolStatus {
+    const writers: MeWriterStatus[] = [];
+    const add = (w: MeWriter): void => {
+      writers.push({
+        id: w.id,
+        dc: w.o.dc,
+        endpoint: epKey(w.o.endpoint),
+        state: w.state,
+        draining: w.draining,
+        degraded: w.suspect,
+        clients: w.conns.size,
+        generation: w.o.generation ?? '',
+        startedAtMs: w.startedAt,
+        readyAtMs: w.readyAt,
+        idleMs: w.idleMs,
+        rttEmaMs: w.rttEmaMs,
+        localAddr: w.localAddr,
+      });
+    };
+    const dcs: MeDcStatus[] = [];
+    const now = Date.now();
+    for (const g of this.groups.values()) {
+      for (const s of g.slots) if (s.writer) add(s.writer);
+      const quarantined: { endpoint: string; remainingMs: number }[] = [];
+      for (const [endpoint, until] of g.quarantine) if (until > now) quarantined.push({ endpoint, remainingMs: until - now });
+      dcs.push({ dc: g.dc, endpoints: g.endpoints.map(epKey), slots: g.slots.length, quarantined });
+    }
+    for (const w of this.draining) add(w);
+    return { generation: this.settings.generation, poolSize: Math.max(1, this.settings.poolSize), writers, dcs, counters: { ...this.counters } };
+  }
+
+  /** True when the ME DC serving `dcId` has a writer that takes clients now. */
+  hasReadyWriter(dcId: number): boolean {
+    const t = this.resolveDc(dcId);
+    const g = t ? this.groups.get(t.dc) : undefined;
+    return g !== undefined && g.slots.some((s) => s.writer !== undefined && s.writer.state === 'ready' && !s.writer.draining);
+  }
+
   close(): void {
     this.closed = true;
     for (const g of this.groups.values()) {
@@ -217,7 +325,7 @@ export class MePool {
       }
       for (const w of g.waiters) w();
     }
-    for (const w of this.draining) w.close();
+    for (const w of [...this.draining]) w.close();
     this.groups.clear();
   }
 
@@ -228,7 +336,7 @@ export class MePool {
     if (g) return g;
     const n = Math.max(1, this.settings.poolSize);
     g = { dc, endpoints, slots: [], quarantine: new Map(), waiters: new Set() };
-    for (let i = 0; i < n; i++) g.slots.push({ index: i, endpointIdx: i % endpoints.length, writer: undefined, attempt: 0, timer: undefined });
+    for (let i = 0; i < n; i++) g.slots.push({ index: i, endpointIdx: i % endpoints.length, writer: undefined, attempt: 0, timer: undefined, lostEndpoint: undefined });
     this.groups.set(dc, g);
     for (const s of g.slots) this.connectSlot(g, s);
     return g;
@@ -248,6 +356,7 @@ export class MePool {
     }
     const st = this.settings;
     this.counters.writerConnectAttempts++;
+    this.add(C.middleProxy.reconnect_attempt_total);
     s.writer = new MeWriter(
       {
         id: this.nextWriterId++,
@@ -260,6 +369,8 @@ export class MePool {
         keepaliveEnabled: st.keepaliveEnabled,
         keepaliveIntervalMs: st.keepaliveIntervalMs,
         keepaliveJitterMs: st.keepaliveJitterMs,
+        generation: st.generation,
+        stats: this.stats,
       },
       this.writerEvents,
     );
@@ -273,10 +384,16 @@ export class MePool {
 
   private onReady(w: MeWriter): void {
     this.counters.writerHandshakes++;
+    this.add(C.middleProxy.reconnect_success_total);
     const at = this.slotOf(w);
     if (!at) {
       w.close();
       return;
+    }
+    const lost = at.s.lostEndpoint;
+    if (lost !== undefined) {
+      this.add(lost === epKey(w.o.endpoint) ? C.pool.writer_restored_same_endpoint_total : C.pool.writer_restored_fallback_total);
+      at.s.lostEndpoint = undefined;
     }
     at.g.quarantine.delete(epKey(w.o.endpoint));
     for (const f of [...at.g.waiters]) f();
@@ -289,13 +406,22 @@ export class MePool {
         // An answer for a client we no longer have: tell the ME to forget it (as MTProxy does).
         if (m.type !== 'close_ext') {
           this.counters.unknownConnAnswers++;
+          this.add(C.me.me_unknown_conn_answers_total);
+          this.add(C.middleProxy.route_drop_no_conn_total);
+          this.add(C.me.me_close_conn_sent_total);
           w.sendBodies([encodeCloseConn(m.connId)], false);
         }
         return;
       }
       if (m.type === 'close_ext') {
         this.counters.closeExt++;
+        this.add(C.me.me_close_ext_total);
         this.unbind(b, false);
+      } else if (m.type === 'proxy_ans') {
+        this.add(C.middleProxy.d2c_data_frames_total);
+        this.add(C.middleProxy.d2c_payload_bytes_total, m.payload.length);
+      } else {
+        this.add(C.middleProxy.d2c_ack_frames_total);
       }
       b.onMessage(m);
     }
@@ -310,7 +436,7 @@ export class MePool {
 
   private onClosed(w: MeWriter, err: MeWriterError | undefined): void {
     this.needDrain.delete(w);
-    this.draining.delete(w);
+    if (this.draining.delete(w)) this.add(C.pool.pool_drain_active, -1);
     const lost = new Error(err?.message ?? `ME writer ${w.label} closed`);
     if (w.conns.size > 0) {
       for (const id of [...w.conns]) {
@@ -318,17 +444,27 @@ export class MePool {
         if (!b) continue;
         this.registry.delete(id);
         this.counters.clientsMovedOrClosed++;
+        this.add(C.me.me_clients_lost_total);
         b.onWriterLost(lost);
       }
       w.conns.clear();
     }
-    if (err?.code === 'MTE_ERR_ME_STALLED') this.counters.writerStalls++;
+    if (err?.code === 'MTE_ERR_ME_STALLED') {
+      this.counters.writerStalls++;
+      this.add(C.me.me_writer_stalls_total);
+    }
+    if (err?.code === 'MTE_ERR_ME_HANDSHAKE') this.add(C.middleProxy.handshake_reject_total);
     const at = this.slotOf(w);
     if (!at) return;
     const { g, s } = at;
     s.writer = undefined;
     const wasUp = w.readyAt !== undefined;
+    if (wasUp) {
+      this.add(C.pool.writer_removed_total);
+      s.lostEndpoint = epKey(w.o.endpoint);
+    }
     if (err) {
+      if (wasUp) this.add(C.pool.writer_removed_unexpected_total);
       this.counters.writerFailures++;
       this.event('me_writer_down', `${w.label} ${err.code}: ${err.message}`);
     }
@@ -343,8 +479,10 @@ export class MePool {
       const exp = Math.min(st.reconnectCapMs, st.reconnectBaseMs * 2 ** Math.min(s.attempt, 20));
       delay = exp * (0.5 + Math.random() * 0.5);
       g.quarantine.set(epKey(w.o.endpoint), Date.now() + delay);
+      this.add(C.middleProxy.endpoint_quarantine_total);
       s.endpointIdx = (s.endpointIdx + 1) % g.endpoints.length;
     }
+    this.add(C.pool.refill_triggered_total);
     s.timer = setTimeout(() => this.connectSlot(g, s), delay);
     s.timer.unref();
     for (const f of [...g.waiters]) f();

@@ -25,6 +25,7 @@ import {
   proxySecretKeySelect,
   type MeMessage,
 } from '@mtedge/protocol';
+import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
 
 /** The official client refuses an ME nonce whose clock is further off than this (seconds). */
@@ -54,6 +55,10 @@ export interface MeWriterOptions {
   readonly keepaliveEnabled: boolean;
   readonly keepaliveIntervalMs: number;
   readonly keepaliveJitterMs: number;
+  /** Pool generation this writer was made for (status only). */
+  readonly generation?: string;
+  /** The worker's counter stripe (keepalive, reader EOF); absent in unit tests. */
+  readonly stats?: WorkerStats | undefined;
 }
 
 export interface MeWriterEvents {
@@ -81,6 +86,12 @@ export class MeWriter {
   ourIp16: Buffer = Buffer.alloc(16);
   /** Sent something since the last inbound packet (a request or a ping is owed an answer). */
   private awaitingSince: number | undefined;
+  /** Keepalive round trip, exponential moving average (ms); undefined until a pong came back. */
+  rttEmaMs: number | undefined;
+  /** Our end of the link as the KDF saw it ("ip:port"), once connected. */
+  localAddr: string | undefined;
+  private pingId = 0n;
+  private pingSentAt = 0;
   private lastTxAt = Date.now();
   private nextPingAt = 0;
   private readonly socket: net.Socket;
@@ -102,7 +113,11 @@ export class MeWriter {
       const code = this.state === 'connecting' ? 'MTE_ERR_ME_CONNECT' : 'MTE_ERR_ME_CLOSED';
       this.close(new MeWriterError(code, `ME ${this.label}: ${err.code ?? err.message}`, { cause: err }));
     });
-    this.socket.on('close', () => this.close(new MeWriterError('MTE_ERR_ME_CLOSED', `ME ${this.label}: connection closed${this.state === 'ready' ? '' : ' during handshake'}`)));
+    this.socket.on('close', () => {
+      // The ME hung up on a working link (not us closing it).
+      if (this.state === 'ready') this.bump(C.middleProxy.reader_eof_total);
+      this.close(new MeWriterError('MTE_ERR_ME_CLOSED', `ME ${this.label}: connection closed${this.state === 'ready' ? '' : ' during handshake'}`));
+    });
     this.timer = setTimeout(() => this.close(new MeWriterError('MTE_ERR_ME_TIMEOUT', `ME ${this.label}: no handshake within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
   }
 
@@ -120,8 +135,14 @@ export class MeWriter {
     return this.state === 'ready' && !this.socket.writableNeedDrain;
   }
 
+  private bump(counter: number): void {
+    this.o.stats?.inc(counter);
+  }
+
   private onConnect(): void {
     this.state = 'handshake';
+    const la = this.socket.localAddress;
+    if (la !== undefined) this.localAddr = la.includes(':') ? `[${la}]:${this.socket.localPort ?? 0}` : `${la}:${this.socket.localPort ?? 0}`;
     this.socket.write(this.stream.encode(encodeRpcNonce({ keySelect: proxySecretKeySelect(this.o.secret), schema: RPC_CRYPTO_AES, ts: this.myTs, nonce: this.myNonce })));
   }
 
@@ -186,7 +207,16 @@ export class MeWriter {
       this.sendBodies([encodePong(m.pingId)], false);
       return;
     }
-    if (m.type === 'pong' || m.type === 'unknown' || m.type === 'proxy_req') return;
+    if (m.type === 'pong') {
+      if (m.pingId === this.pingId && this.pingSentAt > 0) {
+        const rtt = Date.now() - this.pingSentAt;
+        this.rttEmaMs = this.rttEmaMs === undefined ? rtt : this.rttEmaMs * 0.8 + rtt * 0.2;
+        this.pingSentAt = 0;
+      }
+      this.bump(C.middleProxy.keepalive_pong_total);
+      return;
+    }
+    if (m.type === 'unknown' || m.type === 'proxy_req') return;
     this.events.message(this, m);
   }
 
@@ -199,12 +229,16 @@ export class MeWriter {
     if (this.state !== 'ready') return;
     const now = Date.now();
     if (this.awaitingSince !== undefined && now - this.awaitingSince > this.o.stallTimeoutMs) {
+      this.bump(C.middleProxy.keepalive_timeout_total);
       this.close(new MeWriterError('MTE_ERR_ME_STALLED', `ME ${this.label}: no answer for ${now - this.awaitingSince} ms`));
       return;
     }
     if (this.o.keepaliveEnabled && now >= this.nextPingAt) {
       this.scheduleNextPing();
-      this.sendBodies([encodePing(randomBytes(8).readBigUInt64LE(0))], true);
+      this.pingId = randomBytes(8).readBigUInt64LE(0);
+      this.pingSentAt = now;
+      this.bump(C.middleProxy.keepalive_sent_total);
+      this.sendBodies([encodePing(this.pingId)], true);
     }
   }
 
@@ -231,6 +265,9 @@ export class MeWriter {
 
   close(err?: MeWriterError): void {
     if (this.state === 'closed') return;
+    // An ME that hangs up right after our encrypted RPC_HANDSHAKE could not decrypt it: a
+    // proxy-secret or KDF-address mismatch, which is how a real ME rejects a handshake.
+    if (this.state === 'handshake' && this.stream.encrypted && err?.code === 'MTE_ERR_ME_CLOSED') this.bump(C.middleProxy.handshake_reject_total);
     this.state = 'closed';
     if (this.timer) clearTimeout(this.timer);
     if (this.tick) clearInterval(this.tick);

@@ -1,0 +1,271 @@
+/**
+ * End to end, the Control API over a real Middle-End: the built binary (2 workers) against the
+ * fake middle proxy. With ME on the ME routes answer real figures (writers from both workers,
+ * coverage, counters that grow with traffic); when the ME stalls, the fallback to direct shows
+ * in gates, dcs, counters, events and a rate-limited warn line, and clears when ME is back.
+ * With ME off the same routes keep the contract's disabled shapes.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  REQ_PQ_MULTI,
+  RES_PQ,
+  connectClient,
+  fakeMeConfig,
+  startFakeDc,
+  startFakeMe,
+  startFakeMeHttp,
+  type FakeDc,
+  type FakeMe,
+  type FakeMeHttp,
+  type SimClient,
+} from '@mtedge/testkit';
+import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+
+const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+const DOMAIN = 'front.example.com';
+const alice = { name: 'alice', secretHex: randomSecretHex() };
+const WORKERS = 2;
+const POOL_SIZE = 4; // per process: 2 writers per worker for DC 2
+
+function withMinimalRuntime(toml: string): string {
+  return toml.replace('runtime_edge_enabled = true', 'runtime_edge_enabled = true\nminimal_runtime_enabled = true');
+}
+
+async function startMeEdge(dc: FakeDc, http: FakeMeHttp): Promise<EdgeProcess> {
+  const apiPort = await freePort();
+  const general = [
+    `ad_tag = "${AD_TAG}"`,
+    `proxy_secret_url = "${http.secretUrl}"`,
+    `proxy_secret_path = "proxy-secret"`,
+    `proxy_config_v4_url = "${http.configUrl}"`,
+    `proxy_config_v4_cache_path = "cache/proxy-config-v4.txt"`,
+    `update_every = 300`,
+    `middle_proxy_pool_size = ${POOL_SIZE}`,
+    `me2dc_fallback = true`,
+    `me_keepalive_interval_secs = 1`,
+    `me_keepalive_jitter_secs = 0`,
+    `me_reconnect_backoff_base_ms = 300`,
+    `me_reconnect_backoff_cap_ms = 2000`,
+    `me_route_hybrid_max_wait_ms = 1500`,
+    `tg_connect = 3`,
+  ].join('\n');
+  const toml = edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS, generalToml: general }).replace(
+    'use_middle_proxy = false',
+    'use_middle_proxy = true',
+  );
+  return startEdge(withMinimalRuntime(toml), { apiPort });
+}
+
+function reqPq(): Buffer {
+  const m = Buffer.alloc(40);
+  m.writeBigUInt64LE(9n << 32n, 8);
+  m.writeUInt32LE(20, 16);
+  m.writeUInt32LE(REQ_PQ_MULTI, 20);
+  randomBytes(16).copy(m, 24);
+  return m;
+}
+
+async function client(edge: EdgeProcess): Promise<SimClient> {
+  return connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
+}
+
+async function roundTrip(c: SimClient): Promise<void> {
+  c.sendFrame(reqPq());
+  const a = await c.nextFrame(5000);
+  assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
+}
+
+async function data(edge: EdgeProcess, path: string): Promise<any> {
+  const r = await edge.api(path);
+  assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.ok, true);
+  return r.body.data;
+}
+
+describe('Control API with Middle-End mode on', () => {
+  let dc: FakeDc;
+  let me: FakeMe;
+  let http: FakeMeHttp;
+  let edge: EdgeProcess;
+
+  before(async () => {
+    dc = await startFakeDc({ mode: 'mtproto' });
+    me = await startFakeMe();
+    http = await startFakeMeHttp({ secret: me.secret, config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: me.port }] }, 2) });
+    edge = await startMeEdge(dc, http);
+  });
+  after(async () => {
+    await edge?.stop();
+    await dc?.close();
+    await me?.close();
+    await http?.close();
+  });
+
+  test('the pool warms up without clients: ready, every writer of both workers, coverage 100', async () => {
+    await waitUntil(async () => (await data(edge, '/v1/stats/me-writers')).summary.alive_writers === POOL_SIZE, 10_000, 'all ME writers ready');
+    const w = await data(edge, '/v1/stats/me-writers');
+    assert.equal(w.middle_proxy_enabled, true);
+    assert.equal(w.reason, undefined);
+    assert.equal(w.summary.configured_dc_groups, 1);
+    assert.equal(w.summary.required_writers, POOL_SIZE);
+    assert.equal(w.summary.coverage_pct, 100);
+    assert.equal(w.summary.fresh_coverage_pct, 100);
+    assert.deepEqual(new Set(w.writers.map((x: { worker: number }) => x.worker)), new Set([0, 1]), 'writers of both workers');
+    assert.ok(w.writers.every((x: { state: string; dc: number; endpoint: string }) => x.state === 'active' && x.dc === 2 && x.endpoint === `127.0.0.1:${me.port}`));
+
+    const dcs = await data(edge, '/v1/stats/dcs');
+    assert.equal(dcs.middle_proxy_enabled, true);
+    assert.equal(dcs.dcs.length, 1);
+    assert.equal(dcs.dcs[0].dc, 2);
+    assert.equal(dcs.dcs[0].available_pct, 100);
+    assert.equal(dcs.dcs[0].coverage_pct, 100);
+    assert.equal(dcs.dcs[0].reroute_active, false);
+
+    const gates = await data(edge, '/v1/runtime/gates');
+    assert.equal(gates.me_runtime_ready, true);
+    assert.equal(gates.route_mode, 'middle');
+    assert.equal(gates.reroute_active, false);
+    assert.equal(gates.ad_tag_served, true);
+
+    const init = await data(edge, '/v1/runtime/initialization');
+    assert.equal(init.transport_mode, 'middle_proxy');
+    assert.equal(init.me.status, 'ready');
+    assert.equal(init.me.progress_pct, 100);
+    assert.equal(init.degraded, false);
+
+    assert.equal((await edge.api('/v1/health/ready')).status, 200);
+
+    const minimal = await data(edge, '/v1/stats/minimal/all');
+    assert.equal(minimal.enabled, true);
+    assert.equal(minimal.data.me_writers.summary.alive_writers, POOL_SIZE);
+    assert.deepEqual(minimal.data.network_path, [{ dc: 2, ip_preference: 'prefer_v4', selected_addr_v4: `127.0.0.1:${me.port}` }]);
+
+    const pool = await data(edge, '/v1/runtime/me_pool_state');
+    assert.equal(pool.enabled, true);
+    assert.equal(pool.data.writers.alive_non_draining, POOL_SIZE);
+    assert.equal(pool.data.generations.active_generation, 1);
+
+    const st = await data(edge, '/v1/runtime/me-selftest');
+    assert.equal(st.enabled, true);
+    assert.equal(st.data.timeskew.last_source, 'proxy_secret_date_header', 'the fake HTTP server sends a Date header');
+    assert.ok(st.data.timeskew.samples_15m >= 1);
+    assert.equal(st.data.timeskew.state, 'ok');
+    assert.deepEqual(st.data.ip.v4, { addr: '127.0.0.1', state: 'loopback' });
+    assert.equal(st.data.kdf.state, 'ok');
+
+    const nat = await data(edge, '/v1/runtime/nat_stun');
+    assert.equal(nat.enabled, true);
+    assert.equal(nat.data.flags.nat_probe_enabled, false, 'stun_use = false: no probing');
+    assert.deepEqual(nat.data.reflection, {});
+  });
+
+  test('ME counters in /v1/stats/zero/all grow with traffic', async () => {
+    const before = (await data(edge, '/v1/stats/zero/all')).middle_proxy;
+    assert.ok(before.reconnect_success_total >= POOL_SIZE, JSON.stringify(before));
+    const clients = await Promise.all(Array.from({ length: 6 }, () => client(edge)));
+    await Promise.all(clients.map((c) => roundTrip(c)));
+    for (const c of clients) c.destroy();
+    const z = await data(edge, '/v1/stats/zero/all');
+    const mp = z.middle_proxy;
+    assert.ok(mp.me_proxy_req_total >= before.me_proxy_req_total + 6, `requests ${before.me_proxy_req_total} -> ${mp.me_proxy_req_total}`);
+    assert.ok(mp.me_proxy_req_ad_tag_total >= before.me_proxy_req_ad_tag_total + 6, 'ad tag on the requests');
+    assert.ok(mp.d2c_data_frames_total >= before.d2c_data_frames_total + 6);
+    assert.ok(mp.d2c_payload_bytes_total > before.d2c_payload_bytes_total);
+    assert.equal(mp.me_fallback_direct_total, 0);
+    await waitUntil(async () => (await data(edge, '/v1/stats/zero/all')).middle_proxy.keepalive_pong_total > 0, 5000, 'keepalive pongs');
+    const q = await data(edge, '/v1/runtime/me_quality');
+    assert.equal(q.enabled, true);
+    assert.equal(q.data.dc_rtt[0].dc, 2);
+    assert.equal(q.data.dc_rtt[0].coverage_pct, 100);
+  });
+
+  test('a stalled ME: fallback is counted, evented, logged, and shown in gates and dcs; it clears when ME is back', async () => {
+    me.stall = true;
+    // Keepalives go unanswered: the stall watchdog closes every writer (2 x 1 s + 1 s).
+    await me.waitFor((m) => m.links().every((l) => !l.handshaked || !l.open), 15_000);
+    const dcBefore = dc.connections();
+    const c = await client(edge);
+    await roundTrip(c);
+    c.destroy();
+    assert.ok(dc.connections() > dcBefore, 'the fallback client reached the fake DC');
+
+    const z = await data(edge, '/v1/stats/zero/all');
+    assert.ok(z.middle_proxy.me_fallback_direct_total >= 1);
+    assert.ok(z.middle_proxy.me_writer_stalls_total >= 1);
+    assert.ok(z.middle_proxy.keepalive_timeout_total >= 1);
+    const evs = (await data(edge, '/v1/runtime/events/recent?limit=1000')).data.events as { event_type: string; context: string }[];
+    assert.ok(evs.some((e) => e.event_type === 'me_fallback_direct' && /dc=2/.test(e.context)), 'me_fallback_direct event');
+
+    const gates = await data(edge, '/v1/runtime/gates');
+    assert.equal(gates.reroute_active, true);
+    assert.equal(gates.reroute_reason, 'strict_grace_fallback');
+    assert.equal(typeof gates.reroute_to_direct_at_epoch_secs, 'number');
+    assert.equal(gates.ad_tag_served, false);
+    const dcs = await data(edge, '/v1/stats/dcs');
+    assert.equal(dcs.dcs[0].reroute_active, true);
+    assert.ok(dcs.dcs[0].fallback_total >= 1);
+    assert.equal(dcs.dcs[0].reroute_reason, 'strict_grace_fallback');
+    await edge.waitForOutput(/ME cannot serve DC, client routed direct \(me2dc_fallback\): dc=2/, 5000);
+
+    // A burst for the same DC within 10 s: the counter and events see each one, the log one line.
+    const burst = await Promise.all(Array.from({ length: 4 }, () => client(edge)));
+    await Promise.all(burst.map((b) => roundTrip(b)));
+    for (const b of burst) b.destroy();
+    const z2 = await data(edge, '/v1/stats/zero/all');
+    assert.ok(z2.middle_proxy.me_fallback_direct_total >= z.middle_proxy.me_fallback_direct_total + 4);
+    const lines = edge.output().split('\n').filter((l) => /ME cannot serve DC, client routed direct/.test(l) && /dc=2/.test(l));
+    assert.ok(lines.length <= 2, `warn lines are rate-limited per DC: ${lines.length}`);
+
+    me.stall = false;
+    await waitUntil(async () => (await data(edge, '/v1/runtime/gates')).reroute_active === false, 15_000, 'reroute clears once ME writers are back');
+    const w = await data(edge, '/v1/stats/me-writers');
+    assert.ok(w.summary.alive_writers >= 1);
+  });
+});
+
+describe('Control API with Middle-End mode off', () => {
+  let dc: FakeDc;
+  let edge: EdgeProcess;
+
+  before(async () => {
+    dc = await startFakeDc({ mode: 'mtproto' });
+    const apiPort = await freePort();
+    edge = await startEdge(withMinimalRuntime(edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS })), { apiPort });
+  });
+  after(async () => {
+    await edge?.stop();
+    await dc?.close();
+  });
+
+  test('the ME routes keep the disabled shapes of the Runtime State Matrix', async () => {
+    const w = await data(edge, '/v1/stats/me-writers');
+    assert.equal(w.middle_proxy_enabled, false);
+    assert.equal(w.reason, 'source_unavailable');
+    assert.deepEqual(w.writers, []);
+    const dcs = await data(edge, '/v1/stats/dcs');
+    assert.equal(dcs.reason, 'source_unavailable');
+    assert.deepEqual(dcs.dcs, []);
+    const minimal = await data(edge, '/v1/stats/minimal/all');
+    assert.equal(minimal.enabled, true);
+    assert.equal(minimal.reason, 'source_unavailable');
+    for (const p of ['/v1/runtime/me_pool_state', '/v1/runtime/me_quality', '/v1/runtime/me-selftest', '/v1/runtime/nat_stun']) {
+      const r = await data(edge, p);
+      assert.equal(r.enabled, false, p);
+      assert.equal(r.reason, 'source_unavailable', p);
+      assert.equal(r.data, null, p);
+    }
+    const gates = await data(edge, '/v1/runtime/gates');
+    assert.equal(gates.use_middle_proxy, false);
+    assert.equal(gates.me_runtime_ready, false);
+    assert.equal(gates.reroute_active, false);
+    assert.equal(gates.route_mode, 'direct');
+    const init = await data(edge, '/v1/runtime/initialization');
+    assert.equal(init.me.status, 'skipped');
+    assert.equal((await edge.api('/v1/health/ready')).status, 200);
+    const mp = (await data(edge, '/v1/stats/zero/all')).middle_proxy;
+    assert.equal(mp.me_proxy_req_total, 0);
+    assert.equal(mp.reconnect_attempt_total, 0);
+  });
+});

@@ -34,11 +34,11 @@ export interface WriteOptions {
  * On any failure the temp file is removed, the original is untouched, and ConfigWriteError (or
  * RevisionConflictError) is thrown. Returns the new revision.
  */
-export async function writeFileAtomic(path: string, text: string, opts: WriteOptions = {}): Promise<string> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array, opts: WriteOptions = {}): Promise<string> {
   const fs: AtomicFsOps = { ...nodeFs, ...opts.fsOps };
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const bytes = new TextEncoder().encode(text);
+  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
   let tmpCreated = false;
   try {
     // Keep the file's permissions (it may hold secrets: 0600); new files get 0600.

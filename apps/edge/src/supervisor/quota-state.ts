@@ -2,8 +2,9 @@
  * Quota use survives restarts: per-user used bytes and last reset time, written atomically to
  * general.quota_state_path (JSON) on reset, periodically and at shutdown.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '@mtedge/config';
 
 export interface QuotaRecord {
   readonly used_bytes: number;
@@ -29,7 +30,5 @@ export async function readQuotaState(path: string): Promise<QuotaState> {
 
 export async function writeQuotaState(path: string, state: QuotaState): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(state, null, 1) + '\n');
-  await rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(state, null, 1) + '\n');
 }

@@ -4,6 +4,7 @@
 // costs per byte is the cost of moving bytes through Node sockets on this box.
 // argv: <dcPort>. Prints {"ready":true,"port":N}.
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 
 const dcPort = Number(process.argv[2]);
 const pipe = (from, to) => {
@@ -34,5 +35,11 @@ const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (c) => {
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stdout.write(JSON.stringify({ ready: true, port: server.address().port, pid: process.pid }) + '\n');
 });
+// stdin: "gc" runs a full GC (started with --expose-gc) and answers {"gc":true}.
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'gc' && typeof globalThis.gc === 'function') {
+    globalThis.gc();
+    process.stdout.write(JSON.stringify({ gc: true }) + '\n');
+  } else if (line === 'gc') process.stdout.write(JSON.stringify({ gc: false }) + '\n');
+});
 process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();

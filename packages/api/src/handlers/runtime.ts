@@ -22,7 +22,8 @@ export const runtimeGates: Handler = async ({ cp }) => {
     me2dc_fallback_enabled: c.general.me2dc_fallback,
     me2dc_fast_enabled: false,
     use_middle_proxy: c.general.use_middle_proxy,
-    route_mode: ready && !(rr.active && rr.reason === 'startup_direct_fallback') ? 'middle' : 'direct',
+    // Without fallback an unready ME still owns the route: its clients are refused, not sent direct.
+    route_mode: c.general.use_middle_proxy && (ready || !c.general.me2dc_fallback) ? 'middle' : 'direct',
     reroute_active: rr.active,
     startup_status: rt.status,
     startup_stage: rt.current_stage,

@@ -9,12 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import {
   REQ_PQ_MULTI,
   RES_PQ,
   connectClient,
   fakeMeConfig,
+  frameEncode,
+  obf2Initiate,
   startFakeDc,
   startFakeMe,
   startFakeMeHttp,
@@ -157,6 +160,34 @@ describe('Middle-End mode, me2dc_fallback = true', () => {
     assert.ok(me.closeExt(id2));
     await c2.closed;
     assert.ok(c2.isClosed);
+  });
+
+  test('a client that stops reading is cut once its backlog passes the cap; the shared link is not paused', async () => {
+    const { init, streams } = obf2Initiate({ tag: 'intermediate', dcId: 2, secret: Buffer.from(alice.secretHex, 'hex') });
+    const sock = net.connect(edge.port, '127.0.0.1');
+    await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
+    sock.pause(); // never read: the ME's answers pile up in the edge
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.on('error', () => undefined);
+    sock.write(init);
+    const body = randomBytes(256 * 1024);
+    body.writeBigUInt64LE(0x1122334455667788n, 0);
+    let sent = 0;
+    // Bounded: 64 MiB at most; the edge must cut the client long before.
+    const done = { v: false };
+    void closed.then(() => (done.v = true));
+    while (!done.v && sent < 64 * 1024 * 1024) {
+      const ok = sock.write(streams.encrypt.update(frameEncode('intermediate', body)));
+      sent += body.length;
+      if (!ok) await Promise.race([new Promise((r) => sock.once('drain', r)), closed, new Promise((r) => setTimeout(r, 200))]);
+    }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+    assert.ok(done.v, `the slow reader was not cut after ${sent} bytes`);
+    await waitUntil(async () => (await events(edge, 'client_too_slow')).length > 0, 5000, 'client_too_slow event');
+    // Other clients on the same links are still served.
+    const c = await client(edge, 'secure', 'padded');
+    await roundTrip(c);
+    c.destroy();
   });
 
   test('a stalled ME: clients are not left hanging and new ones go direct (counted, event)', async () => {

@@ -125,6 +125,7 @@ export interface MeStatusSnapshot {
   readonly last_error: string | undefined;
   readonly inputs: MeInputsView | undefined;
   readonly fallback_enabled: boolean;
+  /** The NAT IP the KDF uses: general.middle_proxy_nat_ip, else the STUN-reflected IPv4. */
   readonly nat_ip: string | undefined;
   /** Writers per DC per worker. */
   readonly pool_size_per_worker: number;
@@ -142,6 +143,40 @@ export interface MeStatusSnapshot {
   readonly kdf_errors_ewma_per_min: number;
   /** Whether clients get an ad tag at all (general.ad_tag or any user's). */
   readonly ad_tag_configured: boolean;
+}
+
+/** One STUN server's last probe. */
+export interface NatStunServerView {
+  readonly server: string;
+  readonly at_ms: number;
+  readonly ok: boolean;
+  readonly rtt_ms: number | undefined;
+  readonly error: string | undefined;
+}
+
+/** A reflected public address ("what the STUN server saw") and when it was learned. */
+export interface NatStunReflectionView {
+  readonly ip: string;
+  readonly port: number;
+  readonly at_ms: number;
+  readonly server: string;
+}
+
+/** The supervisor's STUN prober, for /v1/runtime/nat_stun. */
+export interface NatStunView {
+  /** Probing wanted by the config: ME on, network.stun_use, no general.middle_proxy_nat_ip. */
+  readonly probe_enabled: boolean;
+  /** The prober runs (false when wanted but not started, e.g. ME turned on by a reload). */
+  readonly running: boolean;
+  /** Probe rounds made since start. */
+  readonly rounds: number;
+  readonly configured: readonly string[];
+  readonly live: readonly string[];
+  readonly servers: readonly NatStunServerView[];
+  readonly v4: NatStunReflectionView | undefined;
+  readonly v6: NatStunReflectionView | undefined;
+  /** Until the next try after a failed round; undefined when not backing off. */
+  readonly backoff_remaining_ms: number | undefined;
 }
 
 export interface ControlPlane {
@@ -177,6 +212,8 @@ export interface ControlPlane {
    * general.use_middle_proxy = false. Never hangs: slow workers are left out and flagged.
    */
   meStatus(): Promise<MeStatusSnapshot | undefined>;
+  /** STUN prober state; undefined when general.use_middle_proxy = false (no prober exists). */
+  natStun(): NatStunView | undefined;
   events(limit: number): EventsView;
   recordEvent(eventType: string, context: string): void;
   /** Hosts to put in tg:// links, resolved per the contract's link rules. */

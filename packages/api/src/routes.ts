@@ -95,7 +95,7 @@ export const ROUTES: readonly RouteSpec[] = [
   get('runtimeMePoolState', '/v1/runtime/me_pool_state', 'RuntimeMePoolStateData', 'ME pool generations, writers and refill state (`source_unavailable` with ME off).'),
   get('runtimeMeQuality', '/v1/runtime/me_quality', 'RuntimeMeQualityData', 'ME lifecycle/route-drop counters and per-DC RTT (`source_unavailable` with ME off).'),
   get('runtimeUpstreamQuality', '/v1/runtime/upstream_quality', 'RuntimeUpstreamQualityData', 'Upstream policy and counters, plus runtime rows when available.'),
-  get('runtimeNatStun', '/v1/runtime/nat_stun', 'RuntimeNatStunData', 'NAT/STUN state: configured values only, mtedge runs no STUN prober (`source_unavailable` with ME off).'),
+  get('runtimeNatStun', '/v1/runtime/nat_stun', 'RuntimeNatStunData', 'NAT/STUN state: the STUN prober\'s live servers, reflected public endpoints and back-off while `network.stun_use` probes (configured values only when it does not; `source_unavailable` with ME off).'),
   get('runtimeMeSelftest', '/v1/runtime/me-selftest', 'RuntimeMeSelftestData', 'ME self-test: KDF errors and inputs, Date-header clock skew of the secret download, IP family (`source_unavailable` with ME off).'),
   get('runtimeConnectionsSummary', '/v1/runtime/connections/summary', 'RuntimeEdgeConnectionsSummaryData', 'Connection totals and top-N users; cached for `runtime_edge_cache_ttl_ms`.'),
   get('runtimeEventsRecent', '/v1/runtime/events/recent', 'RuntimeEdgeEventsData', 'Recent runtime/API events.', {

@@ -12,3 +12,4 @@ export * from './me-rpc.js';
 export * from './me-kdf.js';
 export * from './me-config.js';
 export * from './me-stream.js';
+export * from './stun.js';

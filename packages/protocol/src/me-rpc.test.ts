@@ -275,13 +275,13 @@ describe('ME KDF', () => {
 describe('proxy-multi.conf', () => {
   it('parses proxy_for/default, comments, IPv6, negative DCs, junk', () => {
     const c = parseProxyMultiConf(
-      '# force_probability 10 10\ndefault 2;\nproxy_for 1 149.154.175.50:8888;\nproxy_for -1 149.154.175.50:8888;\n' +
-        'proxy_for 2 149.154.161.144:8888;\nproxy_for 2 149.154.161.145:8888; # second\nproxy_for 2 149.154.161.145:8888;\n' +
+      '# force_probability 10 10\ndefault 2;\nproxy_for 1 192.0.2.50:8888;\nproxy_for -1 192.0.2.50:8888;\n' +
+        'proxy_for 2 192.0.2.144:8888;\nproxy_for 2 192.0.2.145:8888; # second\nproxy_for 2 192.0.2.145:8888;\n' +
         'proxy_for 4 [2001:67c:4e8:f004::d]:8888;\ngarbage here\nproxy_for 3 999.1.1.1:8888;\nproxy_for 3 1.2.3.4:0;\r\n',
     );
     assert.equal(c.defaultDc, 2);
-    assert.deepEqual(c.dcs['1'], [{ host: '149.154.175.50', port: 8888 }]);
-    assert.deepEqual(c.dcs['-1'], [{ host: '149.154.175.50', port: 8888 }]);
+    assert.deepEqual(c.dcs['1'], [{ host: '192.0.2.50', port: 8888 }]);
+    assert.deepEqual(c.dcs['-1'], [{ host: '192.0.2.50', port: 8888 }]);
     assert.equal(c.dcs['2']!.length, 2);
     assert.deepEqual(c.dcs['4'], [{ host: '2001:67c:4e8:f004::d', port: 8888 }]);
     assert.equal(c.dcs['3'], undefined);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { initiateObfuscated2, createFrameDecoder, encodeFrame, type ProtoTag } from '@mtedge/protocol';
 import { startFakeDc } from './fake-dc.js';
 import { connectClient } from './client.js';
-import { REQ_PQ_MULTI, RES_PQ } from './mtproto-stub.js';
+import { REQ_PQ_MULTI, RES_PQ } from './mtproto-respq.js';
 
 async function dial(port: number): Promise<Socket> {
   const s = connect({ host: '127.0.0.1', port });

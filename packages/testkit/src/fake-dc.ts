@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { TestkitProtocolError } from './errors.js';
 import { Waiters } from './internal/waiters.js';
-import { buildResPq, parseReqPq } from './mtproto-stub.js';
+import { buildResPq, parseReqPq } from './mtproto-respq.js';
 import { DEFAULT_MAX_FRAME, FrameReader, frameEncode } from './wire/framing.js';
 import { OBF2_INIT_LENGTH, obf2Accept, type Obf2Streams, type ProtoTag } from './wire/obf2.js';
 

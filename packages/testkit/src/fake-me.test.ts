@@ -23,7 +23,7 @@ import {
   type MeMessage,
 } from '@mtedge/protocol';
 import { fakeMeConfig, startFakeMe, startFakeMeHttp, type FakeMe } from './fake-me.js';
-import { REQ_PQ_MULTI, RES_PQ } from './mtproto-stub.js';
+import { REQ_PQ_MULTI, RES_PQ } from './mtproto-respq.js';
 
 interface TestLink {
   send(body: Buffer): void;

@@ -33,7 +33,7 @@ import {
   type MeEndpoint,
 } from '@mtedge/protocol';
 import { Waiters } from './internal/waiters.js';
-import { buildResPq, parseReqPq } from './mtproto-stub.js';
+import { buildResPq, parseReqPq } from './mtproto-respq.js';
 
 export interface FakeMeOptions {
   host?: string;
@@ -44,6 +44,12 @@ export interface FakeMeOptions {
   crc32c?: boolean;
   /** Oldest requests are dropped past this many. */
   maxRecordedRequests?: number;
+  /**
+   * Pretend a NAT sits between proxy and ME: the KDF uses this IPv4 as the client's address
+   * instead of the socket's peer, as the real ME would see the NAT's public address. A proxy
+   * that does not use the same address in its KDF then fails the handshake.
+   */
+  natPeerIp?: string;
 }
 
 export interface FakeMeRequest {
@@ -229,7 +235,7 @@ class FakeMeImpl implements FakeMe {
       const mine = randomBytes(16);
       l.socket.write(l.stream.encode(encodeRpcNonce({ keySelect: n.keySelect, schema: RPC_CRYPTO_AES, ts: Math.floor(Date.now() / 1000), nonce: mine })));
       const local = parseIpv4(l.socket.localAddress?.replace(/^::ffff:/, '') ?? '') ?? Buffer.alloc(4);
-      const remote = parseIpv4(l.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '') ?? Buffer.alloc(4);
+      const remote = parseIpv4(this.o.natPeerIp ?? l.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '') ?? Buffer.alloc(4);
       l.stream.startCrypto(
         meSessionKeys(
           { nonceSrv: mine, nonceClt: n.nonce, cltTs: n.ts, srvIp4: local, cltIp4: remote, srvPort: l.socket.localPort ?? 0, cltPort: l.socket.remotePort ?? 0, secret },

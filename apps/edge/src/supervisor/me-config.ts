@@ -252,7 +252,7 @@ export class MeConfigSource {
  * ME on but its inputs not loaded (yet): an empty endpoint table, so every client takes the
  * visible no-writer path (fallback counted + event, or refused) instead of going direct silently.
  */
-export function placeholderMeSettings(config: EdgeConfig, workers: number, publicPort: number): MeWorkerSettings {
+export function emptyMeSettings(config: EdgeConfig, workers: number, publicPort: number): MeWorkerSettings {
   const empty: MeInputs = {
     secret: Buffer.alloc(0),
     config: { dcs: {}, defaultDc: undefined, skippedLines: 0 },

@@ -12,6 +12,7 @@ import type {
   MeDcView,
   MeStatusSnapshot,
   MeWriterView,
+  NatStunView,
   ReloadOutcome,
   RuntimeState,
   StartupComponent,
@@ -27,14 +28,17 @@ import { resolveLinkHosts } from './link-hosts.js';
 import { readQuotaState, writeQuotaState, type QuotaState } from './quota-state.js';
 import { UserSlots } from './user-slots.js';
 import { WorkerPool, type ListenSocket } from './worker-pool.js';
-import { MeConfigSource, buildMeSettings, placeholderMeSettings } from './me-config.js';
+import { MeConfigSource, buildMeSettings, emptyMeSettings } from './me-config.js';
 import { PerKeyLimiter } from './per-key-limiter.js';
+import { StunProber, stunProbeSettings } from './stun.js';
 
 /** A worker that has not answered a me-status request by then is left out (and flagged). */
 const ME_STATUS_TIMEOUT_MS = 1000;
 /** API routes asked together (gates, dcs...) share one round trip to the workers. */
 const ME_STATUS_CACHE_MS = 250;
 const FALLBACK_LOG_WINDOW_MS = 10_000;
+/** How long start-up waits for the first STUN round before the workers open ME links anyway. */
+const STUN_FIRST_ROUND_WAIT_MS = 3000;
 
 export const MTEDGE_VERSION = '0.1.0';
 
@@ -88,6 +92,7 @@ export class Supervisor implements ControlPlane {
   private quotaTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private me: MeConfigSource | undefined;
+  private stun: StunProber | undefined;
   private workerCount = 1;
   private publicPort = 0;
   private applying: Promise<unknown> = Promise.resolve();
@@ -217,6 +222,21 @@ export class Supervisor implements ControlPlane {
   private async startMe(cfg: EdgeConfig): Promise<void> {
     if (!cfg.general.use_middle_proxy) return;
     this.me = new MeConfigSource(cfg, dirname(this.configPath), (t, c) => this.recordEvent(t, c));
+    // The public IPv4 for the KDF, learned while the inputs download; a configured
+    // middle_proxy_nat_ip (or stun_use = false) keeps the prober idle.
+    this.stun = new StunProber({
+      settings: () => stunProbeSettings(this.snapshot),
+      onChange: (ip) => {
+        this.log.info(`Middle-End public IPv4 from STUN: ${ip ?? 'none'} (new ME links use it in the key derivation)`);
+        this.meStatusCache = undefined;
+        this.settings = this.withMe(this.settings);
+        this.pool?.broadcast({ type: 'settings', settings: this.settings });
+      },
+      event: (t, c) => this.recordEvent(t, c),
+    });
+    const firstStun = this.stun.start().catch((err: Error) => this.recordEvent('stun_probe_failed', err.message));
+    let waitTimer: NodeJS.Timeout | undefined;
+    const stunWait = Promise.race([firstStun, new Promise<void>((r) => (waitTimer = setTimeout(r, STUN_FIRST_ROUND_WAIT_MS)))]).finally(() => clearTimeout(waitTimer));
     try {
       await this.me.refresh();
     } catch (err) {
@@ -224,6 +244,7 @@ export class Supervisor implements ControlPlane {
       this.log.warn(`Middle-End not available until its inputs load, ${how}: ${(err as Error).message}`);
       this.recordEvent('me_unavailable', (err as Error).message);
     }
+    await stunWait;
     this.me.start(() => {
       this.settings = this.withMe(this.settings);
       this.pool?.broadcast({ type: 'settings', settings: this.settings });
@@ -234,8 +255,15 @@ export class Supervisor implements ControlPlane {
     const inputs = this.me?.current;
     const cfg = this.snapshot.config;
     if (!cfg.general.use_middle_proxy) return s;
-    if (!inputs) return { ...s, me: placeholderMeSettings(cfg, this.workerCount, this.publicPort) };
-    return { ...s, me: buildMeSettings(cfg, inputs, this.workerCount, this.publicPort) };
+    const me = inputs ? buildMeSettings(cfg, inputs, this.workerCount, this.publicPort) : emptyMeSettings(cfg, this.workerCount, this.publicPort);
+    // A configured middle_proxy_nat_ip always wins over the STUN answer. Writers read natIp when
+    // they connect: links already up keep the keys they derived.
+    return { ...s, me: { ...me, natIp: this.natIp() } };
+  }
+
+  /** The public IPv4 the ME key derivation uses: configured, else STUN-reflected, else none. */
+  private natIp(): string | undefined {
+    return this.snapshot.config.general.middle_proxy_nat_ip ?? this.stun?.natIp;
   }
 
   private quotaPath(): string {
@@ -590,7 +618,7 @@ export class Supervisor implements ControlPlane {
         key_select_hex: (proxySecretKeySelect(inputs.secret) >>> 0).toString(16).padStart(8, '0'),
       },
       fallback_enabled: cfg.general.me2dc_fallback,
-      nat_ip: cfg.general.middle_proxy_nat_ip,
+      nat_ip: this.natIp(),
       pool_size_per_worker: this.settings.me?.poolSize ?? 0,
       workers_total: this.pool?.size ?? 0,
       workers_missing: replies.missing,
@@ -601,6 +629,23 @@ export class Supervisor implements ControlPlane {
       first_ready_at_ms: this.meFirstReadyAt,
       kdf_errors_ewma_per_min: this.kdfRate(now),
       ad_tag_configured: cfg.general.ad_tag !== undefined || userTags,
+    };
+  }
+
+  natStun(): NatStunView | undefined {
+    if (!this.snapshot.config.general.use_middle_proxy || !this.stun) return undefined;
+    const st = this.stun.state();
+    const refl = (r: typeof st.v4): NatStunView['v4'] => r && { ip: r.ip, port: r.port, at_ms: r.atMs, server: r.server };
+    return {
+      probe_enabled: st.enabled,
+      running: st.running,
+      rounds: st.rounds,
+      configured: st.configured,
+      live: st.live,
+      servers: st.servers.map((r) => ({ server: r.server, at_ms: r.atMs, ok: r.ok, rtt_ms: r.rttMs, error: r.error })),
+      v4: refl(st.v4),
+      v6: refl(st.v6),
+      backoff_remaining_ms: st.backoffRemainingMs,
     };
   }
 
@@ -623,6 +668,7 @@ export class Supervisor implements ControlPlane {
     this.stopped = true;
     this.watcher?.close();
     this.me?.stop();
+    this.stun?.stop();
     if (this.watchTimer) clearTimeout(this.watchTimer);
     if (this.quotaTimer) clearInterval(this.quotaTimer);
     this.api?.close();

@@ -108,21 +108,43 @@ export const runtimeMeQuality = fromMe((m, cp) => meQualityPayload(m, cp.counter
 export const runtimeMeSelftest = fromMe((m, cp) => meSelftestPayload(m, cp.counters(), m.kdf_errors_ewma_per_min, process.pid));
 
 /**
- * mtedge runs no STUN prober: the configured values, and `stun_use = false` (or a fixed
- * middle_proxy_nat_ip) means no probing. The reflection block stays empty: nothing was observed.
+ * NAT/STUN: with probing off (`stun_use = false`, or a fixed middle_proxy_nat_ip wins) only the
+ * configured values, and an empty reflection block since nothing was observed. With probing on,
+ * the supervisor's prober: live servers, the reflected v4/v6 endpoints and the failure back-off.
  */
-export const runtimeNatStun = fromMe((m, cp) => {
+export const runtimeNatStun = fromMe((_m, cp) => {
   const net = cp.current().config.network;
-  return {
+  // m.nat_ip is the NAT IP in use, STUN-learned or configured: only a configured one stops probing.
+  const wanted = net.stun_use && cp.current().config.general.middle_proxy_nat_ip === undefined;
+  const st = wanted ? cp.natStun() : undefined;
+  if (st === undefined || !st.probe_enabled) {
+    return {
+      flags: {
+        nat_probe_enabled: false,
+        // Probing is wanted by the config but no prober runs in this process.
+        nat_probe_disabled_runtime: wanted && st === undefined,
+        nat_probe_attempts: 0,
+      },
+      servers: { configured: [...net.stun_servers], live: [], live_total: 0 },
+      reflection: {},
+    };
+  }
+  const now = Date.now();
+  const reflection: Record<string, unknown> = {};
+  if (st.v4) reflection['v4'] = { addr: `${st.v4.ip}:${st.v4.port}`, age_secs: Math.max(0, Math.floor((now - st.v4.at_ms) / 1000)) };
+  if (st.v6) reflection['v6'] = { addr: `[${st.v6.ip}]:${st.v6.port}`, age_secs: Math.max(0, Math.floor((now - st.v6.at_ms) / 1000)) };
+  const data: Record<string, unknown> = {
     flags: {
-      nat_probe_enabled: net.stun_use && m.nat_ip === undefined,
-      // Probing is wanted by the config but this build cannot do it.
-      nat_probe_disabled_runtime: net.stun_use && m.nat_ip === undefined,
-      nat_probe_attempts: 0,
+      nat_probe_enabled: st.running,
+      nat_probe_disabled_runtime: !st.running,
+      // The contract types it u8: probe rounds made, saturating.
+      nat_probe_attempts: Math.min(255, st.rounds),
     },
-    servers: { configured: [...net.stun_servers], live: [], live_total: 0 },
-    reflection: {},
+    servers: { configured: [...st.configured], live: [...st.live], live_total: st.live.length },
+    reflection,
   };
+  if (st.backoff_remaining_ms !== undefined) data['stun_backoff_remaining_ms'] = Math.max(0, Math.round(st.backoff_remaining_ms));
+  return data;
 });
 
 export function upstreamCounters(cp: ControlPlane, names: readonly string[]): Record<string, number> {

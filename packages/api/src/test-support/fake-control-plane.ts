@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, writeFileAtomic, type AtomicFsOps, type ConfigSnapshot } from '@mtedge/config';
 import type { CountersSnapshot, UserRuntimeSnapshot } from '@mtedge/stats';
-import type { ApiEventRecord, ControlPlane, EventsView, MeStatusSnapshot, ReloadOutcome, RuntimeState } from '../control-plane.js';
+import type { ApiEventRecord, ControlPlane, EventsView, MeStatusSnapshot, NatStunView, ReloadOutcome, RuntimeState } from '../control-plane.js';
 
 export const SECRET_ALICE = '0123456789abcdef0123456789abcdef';
 
@@ -146,6 +146,8 @@ export class FakeControlPlane implements ControlPlane {
   counterState: CountersSnapshot;
   /** What meStatus() answers while use_middle_proxy = true. */
   meState: MeStatusSnapshot | undefined = sampleMeStatus();
+  /** What natStun() answers while use_middle_proxy = true (undefined: no prober runs). */
+  natStunState: NatStunView | undefined = undefined;
   commits = 0;
 
   private snapshot: ConfigSnapshot;
@@ -286,6 +288,10 @@ export class FakeControlPlane implements ControlPlane {
     if (!g.use_middle_proxy || this.meState === undefined) return Promise.resolve(undefined);
     // The supervisor reads me2dc_fallback from the applied config; so does the fake.
     return Promise.resolve({ ...this.meState, fallback_enabled: g.me2dc_fallback });
+  }
+
+  natStun(): NatStunView | undefined {
+    return this.snapshot.config.general.use_middle_proxy ? this.natStunState : undefined;
   }
 
   events(limit: number): EventsView {

@@ -24,6 +24,21 @@ test('ip words round-trip v4, v6 and v4-mapped', () => {
   assert.equal(ipToWords('not-an-ip', new Int32Array(4)), false);
 });
 
+test('the IPv4 fast path agrees with the general parser', () => {
+  const viaMapped = new Int32Array(4);
+  const direct = new Int32Array(4);
+  for (let i = 0; i < 2000; i++) {
+    const ip = Array.from({ length: 4 }, () => Math.floor(Math.random() * 256)).join('.');
+    assert.ok(ipToWords(ip, direct));
+    assert.ok(ipToWords(`::ffff:${ip}`, viaMapped));
+    assert.deepEqual([...direct], [...viaMapped], ip);
+    assert.equal(wordsToIp(direct), ip);
+  }
+  // Forms the fast path does not take (leading zeros, 3 parts) go to ipaddr.js and come out as it reads them.
+  assert.equal(ipToWords('1.2.3.4.5', direct), false);
+  assert.equal(ipToWords('256.1.1.1', direct), false);
+});
+
 test('counter stripes sum exactly across workers', () => {
   const bufs = createSharedStats(layout);
   const ws = [0, 1, 2, 3].map((i) => new WorkerStats(bufs, i));

@@ -118,9 +118,18 @@ export function acceptObfuscated2(init: Uint8Array, secret?: Uint8Array): Obf2Se
   const tag = protoTagOf(plain.readUInt32LE(TAG_POS));
   if (tag === undefined) return null;
   const dcId = plain.readInt16LE(DC_POS);
-  const encrypt = createCipheriv('aes-256-ctr', reverse.key, reverse.iv);
   const material = { encryptKey: reverse.key, encryptIv: reverse.iv, encryptSkip: 0, decryptKey: forward.key, decryptIv: forward.iv, decryptSkip: OBF2_INIT_LEN };
-  return { tag, dcId, encrypt, decrypt, material };
+  // Created on first use: a proxy that relays with in-place streams from `material` never needs it.
+  let encrypt: Cipher | undefined;
+  return {
+    tag,
+    dcId,
+    decrypt,
+    get encrypt(): Cipher {
+      return (encrypt ??= createCipheriv('aes-256-ctr', reverse.key, reverse.iv));
+    },
+    material,
+  };
 }
 
 // First-word values a client must avoid so the init is not mistaken for HTTP, a transport tag or TLS.
@@ -175,9 +184,18 @@ export function initiateObfuscated2(o: InitiateObf2Options): { init: Buffer; ses
   const enc = encrypt.update(init);
   // Only the tag/dc tail goes out encrypted; the random head stays plain so the peer can derive keys.
   enc.copy(init, TAG_POS, TAG_POS, OBF2_INIT_LEN);
-  const decrypt = createDecipheriv('aes-256-ctr', reverse.key, reverse.iv);
   const material = { encryptKey: forward.key, encryptIv: forward.iv, encryptSkip: OBF2_INIT_LEN, decryptKey: reverse.key, decryptIv: reverse.iv, decryptSkip: 0 };
-  return { init, session: { tag: o.tag, dcId: o.dcId, encrypt, decrypt, material } };
+  let decrypt: Decipher | undefined;
+  const session: Obf2Session = {
+    tag: o.tag,
+    dcId: o.dcId,
+    encrypt,
+    get decrypt(): Decipher {
+      return (decrypt ??= createDecipheriv('aes-256-ctr', reverse.key, reverse.iv));
+    },
+    material,
+  };
+  return { init, session };
 }
 
 /**

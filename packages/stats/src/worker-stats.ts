@@ -125,7 +125,7 @@ export class WorkerStats {
           continue;
         }
         const active = this.refsAt(p) > 0;
-        if (t[p] === ip[0] && t[p + 1] === ip[1] && t[p + 2] === ip[2] && t[p + 3] === ip[3]) same = p;
+        if (this.sameIp(p, ip)) same = p;
         const recent = nowSec - seen <= windowSecs;
         const counts = mode === 'active_window' ? active : mode === 'time_window' ? recent : active || recent;
         if (counts) counted++;
@@ -169,7 +169,7 @@ export class WorkerStats {
     try {
       for (let e = 0; e < this.ipSlots; e++) {
         const p = base + e * ew;
-        if (t[p + IP_LAST_SEEN] !== 0 && t[p] === ip[0] && t[p + 1] === ip[1] && t[p + 2] === ip[2] && t[p + 3] === ip[3]) {
+        if (t[p + IP_LAST_SEEN] !== 0 && this.sameIp(p, ip)) {
           if (t[p + refAt]! > 0) t[p + refAt] = t[p + refAt]! - 1;
           t[p + IP_LAST_SEEN] = nowSec;
           return;
@@ -178,6 +178,11 @@ export class WorkerStats {
     } finally {
       unlockSlot(this.ipLocks, slot);
     }
+  }
+
+  private sameIp(p: number, ip: Int32Array): boolean {
+    const t = this.ips;
+    return t[p] === ip[0] && t[p + 1] === ip[1] && t[p + 2] === ip[2] && t[p + 3] === ip[3];
   }
 
   private refsAt(p: number): number {

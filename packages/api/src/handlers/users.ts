@@ -40,6 +40,23 @@ function checkExpiration(v: unknown): void {
   }
 }
 
+/**
+ * The preamble every mutation of an existing user shares: under the mutation lock, check
+ * If-Match against the current revision and that the user exists, then run `fn`.
+ */
+function userMutation(
+  fn: (ctx: HandlerContext, snap: ConfigSnapshot, username: string, body: Body) => Promise<HandlerResult>,
+): Handler {
+  return (ctx) =>
+    ctx.state.lock.run(async () => {
+      const username = ctx.params['username'] ?? '';
+      const snap = ctx.cp.current();
+      checkIfMatch(ctx.ifMatch, snap.revision);
+      requireUser(snap, username);
+      return fn(ctx, snap, username, bodyOf(ctx));
+    });
+}
+
 function respondUser(ctx: HandlerContext, snap: ConfigSnapshot, username: string, status = 200): HandlerResult {
   return { status, data: userInfo(ctx.cp, snap, username, ctx.cp.runtimeUsers()), revision: snap.revision };
 }
@@ -97,51 +114,45 @@ export const createUser: Handler = (ctx) =>
     return { status: 201, data: { user, secret }, revision: outcome.snapshot.revision };
   });
 
-export const patchUser: Handler = (ctx) =>
-  ctx.state.lock.run(async () => {
-    const body = bodyOf(ctx);
-    const username = ctx.params['username'] ?? '';
-    const snap = ctx.cp.current();
-    checkIfMatch(ctx.ifMatch, snap.revision);
-    requireUser(snap, username);
-    checkExpiration(body['expiration_rfc3339']);
-    const edits: ConfigEdit[] = [];
-    let disconnect = false;
-    if (typeof body['secret'] === 'string') {
-      edits.push({ table: USERS, key: username, value: body['secret'] });
-      disconnect = body['secret'] !== snap.config.access.users[username];
+export const patchUser: Handler = userMutation(async (ctx, snap, username, body) => {
+  checkExpiration(body['expiration_rfc3339']);
+  const edits: ConfigEdit[] = [];
+  let disconnect = false;
+  if (typeof body['secret'] === 'string') {
+    edits.push({ table: USERS, key: username, value: body['secret'] });
+    disconnect = body['secret'] !== snap.config.access.users[username];
+  }
+  for (const [field, map] of MAP_FIELDS) {
+    if (!Object.hasOwn(body, field)) continue;
+    const v = body[field];
+    if (v === null) edits.push({ table: ['access', map], key: username, remove: true });
+    else if (typeof v === 'string' || typeof v === 'number') edits.push({ table: ['access', map], key: username, value: v });
+  }
+  if (Object.hasOwn(body, 'enabled')) {
+    if (body['enabled'] === false) {
+      edits.push({ table: ENABLED, key: username, value: false });
+      disconnect = true;
+    } else {
+      edits.push({ table: ENABLED, key: username, remove: true });
     }
-    for (const [field, map] of MAP_FIELDS) {
-      if (!Object.hasOwn(body, field)) continue;
+  }
+  let text = splice(snap.text, edits);
+  if (Object.hasOwn(body, 'rate_limit_up_bps') || Object.hasOwn(body, 'rate_limit_down_bps')) {
+    const cur = Object.hasOwn(snap.config.access.user_rate_limits, username) ? snap.config.access.user_rate_limits[username] : undefined;
+    const pickDir = (field: string, current: number | undefined): number | undefined => {
+      if (!Object.hasOwn(body, field)) return current;
       const v = body[field];
-      if (v === null) edits.push({ table: ['access', map], key: username, remove: true });
-      else if (typeof v === 'string' || typeof v === 'number') edits.push({ table: ['access', map], key: username, value: v });
-    }
-    if (Object.hasOwn(body, 'enabled')) {
-      if (body['enabled'] === false) {
-        edits.push({ table: ENABLED, key: username, value: false });
-        disconnect = true;
-      } else {
-        edits.push({ table: ENABLED, key: username, remove: true });
-      }
-    }
-    let text = splice(snap.text, edits);
-    if (Object.hasOwn(body, 'rate_limit_up_bps') || Object.hasOwn(body, 'rate_limit_down_bps')) {
-      const cur = Object.hasOwn(snap.config.access.user_rate_limits, username) ? snap.config.access.user_rate_limits[username] : undefined;
-      const pickDir = (field: string, current: number | undefined): number | undefined => {
-        if (!Object.hasOwn(body, field)) return current;
-        const v = body[field];
-        return typeof v === 'number' ? v : undefined;
-      };
-      const up = pickDir('rate_limit_up_bps', cur?.up_bps);
-      const down = pickDir('rate_limit_down_bps', cur?.down_bps);
-      if (up !== cur?.up_bps || down !== cur?.down_bps) text = spliceRateLimit(text, username, up, down);
-    }
-    if (text === snap.text) return respondUser(ctx, snap, username);
-    const outcome = await commit(ctx.cp, text, snap.revision);
-    if (disconnect) ctx.cp.disconnectUser(username);
-    return respondUser(ctx, outcome.snapshot, username);
-  });
+      return typeof v === 'number' ? v : undefined;
+    };
+    const up = pickDir('rate_limit_up_bps', cur?.up_bps);
+    const down = pickDir('rate_limit_down_bps', cur?.down_bps);
+    if (up !== cur?.up_bps || down !== cur?.down_bps) text = spliceRateLimit(text, username, up, down);
+  }
+  if (text === snap.text) return respondUser(ctx, snap, username);
+  const outcome = await commit(ctx.cp, text, snap.revision);
+  if (disconnect) ctx.cp.disconnectUser(username);
+  return respondUser(ctx, outcome.snapshot, username);
+});
 
 /** Every `access.user_*` map (as written in the file) that has an entry for `username`. */
 function accessMapsWith(snap: ConfigSnapshot, username: string): string[] {
@@ -155,73 +166,47 @@ function accessMapsWith(snap: ConfigSnapshot, username: string): string[] {
   return [...maps];
 }
 
-export const deleteUser: Handler = (ctx) =>
-  ctx.state.lock.run(async () => {
-    const username = ctx.params['username'] ?? '';
-    const snap = ctx.cp.current();
-    checkIfMatch(ctx.ifMatch, snap.revision);
-    requireUser(snap, username);
-    if (Object.keys(snap.config.access.users).length <= 1) {
-      throw new ApiError('last_user_forbidden', 'Cannot delete the last configured user');
-    }
-    const maps = accessMapsWith(snap, username);
-    const edits: ConfigEdit[] = [{ table: USERS, key: username, remove: true }];
-    for (const map of maps) if (map !== 'user_rate_limits') edits.push({ table: ['access', map], key: username, remove: true });
-    let text = splice(snap.text, edits);
-    if (maps.includes('user_rate_limits')) text = spliceRateLimit(text, username, undefined, undefined);
-    const outcome = await commit(ctx.cp, text, snap.revision);
-    ctx.cp.disconnectUser(username);
-    return {
-      data: { username, in_runtime: ctx.cp.runtimeUsers().has(username) },
-      revision: outcome.snapshot.revision,
-    };
-  });
+export const deleteUser: Handler = userMutation(async (ctx, snap, username) => {
+  if (Object.keys(snap.config.access.users).length <= 1) {
+    throw new ApiError('last_user_forbidden', 'Cannot delete the last configured user');
+  }
+  const maps = accessMapsWith(snap, username);
+  const edits: ConfigEdit[] = [{ table: USERS, key: username, remove: true }];
+  for (const map of maps) if (map !== 'user_rate_limits') edits.push({ table: ['access', map], key: username, remove: true });
+  let text = splice(snap.text, edits);
+  if (maps.includes('user_rate_limits')) text = spliceRateLimit(text, username, undefined, undefined);
+  const outcome = await commit(ctx.cp, text, snap.revision);
+  ctx.cp.disconnectUser(username);
+  return {
+    data: { username, in_runtime: ctx.cp.runtimeUsers().has(username) },
+    revision: outcome.snapshot.revision,
+  };
+});
 
-export const rotateSecret: Handler = (ctx) =>
-  ctx.state.lock.run(async () => {
-    const body = bodyOf(ctx);
-    const username = ctx.params['username'] ?? '';
-    const snap = ctx.cp.current();
-    checkIfMatch(ctx.ifMatch, snap.revision);
-    requireUser(snap, username);
-    const secret = typeof body['secret'] === 'string' ? body['secret'] : generateSecret();
-    const outcome = await commit(ctx.cp, splice(snap.text, [{ table: USERS, key: username, value: secret }]), snap.revision);
-    ctx.cp.disconnectUser(username);
-    const user = userInfo(ctx.cp, outcome.snapshot, username, ctx.cp.runtimeUsers());
-    return { data: { user, secret }, revision: outcome.snapshot.revision };
-  });
+export const rotateSecret: Handler = userMutation(async (ctx, snap, username, body) => {
+  const secret = typeof body['secret'] === 'string' ? body['secret'] : generateSecret();
+  const outcome = await commit(ctx.cp, splice(snap.text, [{ table: USERS, key: username, value: secret }]), snap.revision);
+  ctx.cp.disconnectUser(username);
+  const user = userInfo(ctx.cp, outcome.snapshot, username, ctx.cp.runtimeUsers());
+  return { data: { user, secret }, revision: outcome.snapshot.revision };
+});
 
-export const enableUser: Handler = (ctx) =>
-  ctx.state.lock.run(async () => {
-    const username = ctx.params['username'] ?? '';
-    const snap = ctx.cp.current();
-    checkIfMatch(ctx.ifMatch, snap.revision);
-    requireUser(snap, username);
-    if (!Object.hasOwn(snap.config.access.user_enabled, username)) return respondUser(ctx, snap, username);
-    const outcome = await commit(ctx.cp, splice(snap.text, [{ table: ENABLED, key: username, remove: true }]), snap.revision);
-    return respondUser(ctx, outcome.snapshot, username);
-  });
+export const enableUser: Handler = userMutation(async (ctx, snap, username) => {
+  if (!Object.hasOwn(snap.config.access.user_enabled, username)) return respondUser(ctx, snap, username);
+  const outcome = await commit(ctx.cp, splice(snap.text, [{ table: ENABLED, key: username, remove: true }]), snap.revision);
+  return respondUser(ctx, outcome.snapshot, username);
+});
 
-export const disableUser: Handler = (ctx) =>
-  ctx.state.lock.run(async () => {
-    const username = ctx.params['username'] ?? '';
-    const snap = ctx.cp.current();
-    checkIfMatch(ctx.ifMatch, snap.revision);
-    requireUser(snap, username);
-    let current = snap;
-    if (snap.config.access.user_enabled[username] !== false) {
-      current = (await commit(ctx.cp, splice(snap.text, [{ table: ENABLED, key: username, value: false }]), snap.revision)).snapshot;
-    }
-    ctx.cp.disconnectUser(username);
-    return respondUser(ctx, current, username);
-  });
+export const disableUser: Handler = userMutation(async (ctx, snap, username) => {
+  let current = snap;
+  if (snap.config.access.user_enabled[username] !== false) {
+    current = (await commit(ctx.cp, splice(snap.text, [{ table: ENABLED, key: username, value: false }]), snap.revision)).snapshot;
+  }
+  ctx.cp.disconnectUser(username);
+  return respondUser(ctx, current, username);
+});
 
-export const resetQuota: Handler = (ctx) =>
-  ctx.state.lock.run(async () => {
-    const username = ctx.params['username'] ?? '';
-    const snap = ctx.cp.current();
-    checkIfMatch(ctx.ifMatch, snap.revision);
-    requireUser(snap, username);
-    const r = await ctx.cp.resetUserQuota(username);
-    return { data: { username, used_bytes: 0, last_reset_epoch_secs: r.last_reset_epoch_secs }, revision: snap.revision };
-  });
+export const resetQuota: Handler = userMutation(async (ctx, snap, username) => {
+  const r = await ctx.cp.resetUserQuota(username);
+  return { data: { username, used_bytes: 0, last_reset_epoch_secs: r.last_reset_epoch_secs }, revision: snap.revision };
+});

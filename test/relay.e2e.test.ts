@@ -72,4 +72,9 @@ test('counters equal what the clients sent and the fake DC received, to the byte
   assert.equal(zero.upstream.connect_success_total, cases.length);
   assert.equal(dc.records().length, cases.length);
   for (const r of dc.records()) assert.equal(r.dcId, 2);
+  const info = (await edge.api('/v1/system/info')).body.data;
+  assert.equal(info.workers.configured, 2);
+  assert.equal(info.workers.ready, 2);
+  assert.equal(info.workers.accepts_by_worker.length, 2);
+  assert.equal(info.workers.accepts_by_worker.reduce((a: number, b: number) => a + b, 0), cases.length);
 });

@@ -2,6 +2,7 @@
  * /v1/stats/*: counters from the stats snapshot; the ME blocks from the supervisor's ME status,
  * or their feature_disabled / source_unavailable shapes (telemt-API.md "Runtime State Matrix").
  */
+import type { CountersSnapshot } from '@mtedge/stats';
 import type { ControlPlane } from '../control-plane.js';
 import {
   ZERO_DESYNC_FIELDS,
@@ -27,8 +28,8 @@ function pick(src: Readonly<Record<string, number>>, names: readonly string[]): 
   return out;
 }
 
-function coreBlock(cp: ControlPlane): Record<string, unknown> {
-  const core = cp.counters().core;
+function coreBlock(cp: ControlPlane, counters: CountersSnapshot = cp.counters()): Record<string, unknown> {
+  const core = counters.core;
   return {
     uptime_seconds: uptimeSeconds(cp),
     connections_total: core.connections_total,
@@ -50,7 +51,7 @@ export const statsZeroAll: Handler = ({ cp }) => {
     data: {
       generated_at_epoch_secs: nowSecs(),
       core: {
-        ...coreBlock(cp),
+        ...coreBlock(cp, counters),
         accept_permit_timeout_total: counters.core.accept_permit_timeout_total,
         configured_users: Object.keys(cp.current().config.access.users).length,
         telemetry_core_enabled: true,

@@ -16,6 +16,12 @@ export const systemInfo: Handler = ({ cp }) => {
     config_path: snap.path,
     config_hash: snap.revision,
     config_reload_count: rt.config_reload_count,
+    workers: {
+      configured: rt.workers_configured,
+      ready: rt.workers_ready,
+      restarts_total: rt.worker_restarts_total,
+      accepts_by_worker: cp.counters().accepts_by_worker,
+    },
   };
   if (rt.last_config_reload_epoch_secs !== undefined) data['last_config_reload_epoch_secs'] = rt.last_config_reload_epoch_secs;
   return { data, revision: snap.revision };

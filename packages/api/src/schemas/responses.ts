@@ -38,6 +38,15 @@ export const SystemInfoData = obj(
     config_path: d(str, 'Active config file path.'),
     config_hash: d(str, 'Same value as the envelope `revision`.'),
     config_reload_count: d(u64, 'Config updates applied since process start.'),
+    workers: d(
+      obj('SystemInfoWorkers', {
+        configured: u64,
+        ready: u64,
+        restarts_total: d(u64, 'Workers restarted after a crash since start.'),
+        accepts_by_worker: d(u64Arr, 'Client connections accepted by each worker thread (the kernel spreads accepts).'),
+      }),
+      'mtedge: data-plane worker threads.',
+    ),
   },
   {
     git_commit: d(str, 'Not reported by mtedge.'),

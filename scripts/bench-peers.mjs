@@ -19,13 +19,11 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const BENCH = join(ROOT, 'bench');
+import { BENCH, ROOT, child, cpuSeconds, rssKiB } from '../bench/proc.mjs';
 const PEER_DIR = join(BENCH, 'peers');
 const PY = '/usr/bin/python3';
 const LIMIT_S = Number(process.env.BENCH_PEERS_LIMIT_S ?? 230);
@@ -83,54 +81,11 @@ const HS_POOL = 20000;
 const BULK_CONNS = 16;
 const HS_CONCURRENCY = 16;
 const DOMAIN = 'front.example.com';
-const CLK_TCK = 100;
 const SOURCE_ADDRS = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
 const GB = 1e9;
 
-/** Spawns a bench/ node script that talks JSON lines on stdout (same protocol as scripts/bench.mjs). */
-function child(script, args = []) {
-  const proc = spawn(process.execPath, [join(BENCH, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
-  const queue = [];
-  const waiters = [];
-  createInterface({ input: proc.stdout }).on('line', (line) => {
-    let msg;
-    try {
-      msg = JSON.parse(line);
-    } catch {
-      return;
-    }
-    const w = waiters.shift();
-    if (w) w.resolve(msg);
-    else queue.push(msg);
-  });
-  proc.on('exit', (code) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`${script} exited (${code}) while a line was awaited`));
-  });
-  return {
-    proc,
-    pid: proc.pid,
-    next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiters.push({ resolve, reject }))),
-    send: (line) => proc.stdin.write(line + '\n'),
-    stop: () =>
-      new Promise((r) => {
-        if (proc.exitCode !== null) return r();
-        proc.once('exit', r);
-        proc.stdin.end();
-        setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
-      }),
-  };
-}
 
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-}
 
-function rssKiB(pid) {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
 
 function median(xs) {
   const v = [...xs].sort((a, b) => a - b);

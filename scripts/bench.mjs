@@ -11,13 +11,11 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import os from 'node:os';
 import { join } from 'node:path';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const BENCH = join(ROOT, 'bench');
+import { BENCH, ROOT, child, cpuSeconds, cpuSplit, rssKiB } from '../bench/proc.mjs';
 const WINDOW_MS = Math.round(Number(process.env.BENCH_SECONDS ?? 4) * 1000);
 const WARMUP_MS = 800;
 const IDLE_CONNS = Number(process.env.BENCH_IDLE_CONNS ?? 9500);
@@ -42,50 +40,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- processes ----------------------------------------------------------------------------------
 
-/** Spawns a node script that talks JSON lines on stdout; `next()` resolves the next line. */
-function child(script, args = [], nodeArgs = []) {
-  const proc = spawn(process.execPath, [...nodeArgs, join(BENCH, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
-  const queue = [];
-  const waiters = [];
-  createInterface({ input: proc.stdout }).on('line', (line) => {
-    let msg;
-    try {
-      msg = JSON.parse(line);
-    } catch {
-      return;
-    }
-    const w = waiters.shift();
-    if (w) w.resolve(msg);
-    else queue.push(msg);
-  });
-  proc.on('exit', (code) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`${script} exited (${code}) while a line was awaited`));
-  });
-  return {
-    proc,
-    pid: proc.pid,
-    next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiters.push({ resolve, reject }))),
-    send: (line) => proc.stdin.write(line + '\n'),
-    stop: () =>
-      new Promise((r) => {
-        if (proc.exitCode !== null) return r();
-        proc.once('exit', r);
-        proc.stdin.end();
-        setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
-      }),
-  };
-}
 
-function cpuSplit(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
-}
 
-function cpuSeconds(pid) {
-  const c = cpuSplit(pid);
-  return c.user + c.sys;
-}
 
 /** CPU seconds per thread, keyed by thread name + tid. */
 function threadCpu(pid) {
@@ -103,10 +59,6 @@ function threadCpu(pid) {
   return out;
 }
 
-function rssKiB(pid) {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
 
 async function startDc() {
   const dc = child('dc.mjs');

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// ME bench load generator (argv[2] = JSON job), dd secret (padded intermediate) only. Unlike
+// bench/clients.mjs it sends real frames, encrypted per connection: in ME mode the edge must
+// parse every frame to wrap it in RPC_PROXY_REQ, so raw bytes would not be relayed at all. The
+// same frames go to the direct edge so both modes carry identical client traffic. Replies are
+// only counted, never decrypted, so this process stays cheap.
+//
+// Jobs (same protocol as bench/clients.mjs):
+//   {kind:'bulk', port, secretHex, conns, warmupMs, durationMs, minPayload, maxPayload}
+//   {kind:'handshake', port, secretHex, concurrency, warmupMs, durationMs, sourceAddrs}
+//   {kind:'idle', port, secretHex, conns, concurrency, sourceAddrs}
+import net from 'node:net';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { frameEncode, obf2Initiate } from '@mtedge/testkit';
+
+const job = JSON.parse(process.argv[2]);
+const secret = Buffer.from(job.secretHex, 'hex');
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** An MTProto-looking payload: non-zero auth_key_id, so nothing treats it as a handshake message. */
+function payload(n) {
+  const b = randomBytes(n);
+  b.writeBigUInt64LE(0x1122334455667788n, 0);
+  return b;
+}
+
+/** Frames of random sizes in [min, max] (multiples of 4), concatenated to about `total` bytes. */
+function frameBlock(min, max, total) {
+  const parts = [];
+  let len = 0;
+  while (len < total) {
+    const f = frameEncode('padded', payload(4 * randomInt(min / 4, max / 4 + 1)));
+    parts.push(f);
+    len += f.length;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Connects, writes the obfuscated2 init (+ `first`, encrypted); resolves {sock, encrypt}. */
+function connect(first, localAddress) {
+  return new Promise((resolve, reject) => {
+    const { init, streams } = obf2Initiate({ tag: 'padded', dcId: 2, secret });
+    const sock = net.connect({ host: '127.0.0.1', port: job.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+    sock.once('error', reject);
+    sock.once('connect', () => {
+      sock.removeListener('error', reject);
+      sock.on('error', () => undefined);
+      sock.write(first ? Buffer.concat([init, streams.encrypt.update(first)]) : init);
+      resolve({ sock, encrypt: streams.encrypt });
+    });
+  });
+}
+
+/** Resolves once `n` bytes came back (any framing: the answer is not decrypted). */
+function waitBytes(sock, n) {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const onData = (d) => {
+      got += d.length;
+      if (got >= n) {
+        sock.removeListener('data', onData);
+        sock.removeListener('close', onClose);
+        resolve();
+      }
+    };
+    const onClose = () => reject(new Error(`closed after ${got} of ${n} bytes`));
+    sock.on('data', onData);
+    sock.once('close', onClose);
+  });
+}
+
+// A 32-byte frame, no padding: its echo is at least 4 + 32 bytes in either mode.
+const FIRST = frameEncode('padded', payload(32), 0);
+const FIRST_ECHO = 36;
+
+async function bulk() {
+  let rx = 0;
+  let tx = 0;
+  let running = true;
+  const block = frameBlock(job.minPayload, job.maxPayload, 256 * 1024);
+  const conns = await Promise.all(Array.from({ length: job.conns }, () => connect(null)));
+  for (const { sock, encrypt } of conns) {
+    sock.on('data', (d) => {
+      rx += d.length;
+    });
+    // Encrypting per write is this process's cost; the edge's work per byte does not change.
+    const pump = () => {
+      while (running) {
+        tx += block.length;
+        if (!sock.write(encrypt.update(block))) break;
+      }
+    };
+    sock.on('drain', pump);
+    pump();
+  }
+  await sleep(job.warmupMs);
+  const rx0 = rx;
+  const tx0 = tx;
+  out({ phase: 'steady' });
+  await sleep(job.durationMs);
+  out({ phase: 'done', rxBytes: rx - rx0, txBytes: tx - tx0 });
+  running = false;
+  for (const { sock } of conns) sock.destroy();
+}
+
+async function handshakes() {
+  let count = 0;
+  let errors = 0;
+  let lastError = '';
+  let running = true;
+  let n = 0;
+  const addrs = job.sourceAddrs ?? [undefined];
+  const loop = async () => {
+    while (running) {
+      try {
+        const { sock } = await connect(FIRST, addrs[n++ % addrs.length]);
+        await waitBytes(sock, FIRST_ECHO);
+        sock.end();
+        count++;
+      } catch (err) {
+        errors++;
+        lastError = err.message;
+      }
+    }
+  };
+  const loops = Array.from({ length: job.concurrency }, loop);
+  await sleep(job.warmupMs);
+  out({ phase: 'steady', count });
+  await sleep(job.durationMs);
+  out({ phase: 'done', count, errors, lastError });
+  running = false;
+  await Promise.all(loops);
+}
+
+async function idle() {
+  const addrs = job.sourceAddrs ?? [undefined];
+  const socks = [];
+  let errors = 0;
+  let lastError = '';
+  let next = 0;
+  const opener = async () => {
+    while (next < job.conns) {
+      const i = next++;
+      try {
+        const { sock } = await connect(FIRST, addrs[i % addrs.length]);
+        await waitBytes(sock, FIRST_ECHO);
+        sock.pause();
+        socks.push(sock);
+      } catch (err) {
+        errors++;
+        lastError = err.message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: job.concurrency ?? 64 }, opener));
+  out({ phase: 'ready', open: socks.length, errors, lastError });
+  await new Promise((r) => {
+    createInterface({ input: process.stdin }).on('line', (l) => l === 'close' && r());
+    process.stdin.on('end', r);
+  });
+  for (const s of socks) s.destroy();
+  out({ phase: 'closed' });
+}
+
+const run = { bulk, handshake: handshakes, idle }[job.kind];
+if (!run) throw new Error(`unknown job ${job.kind}`);
+await run();
+process.exit(0);

@@ -1,0 +1,570 @@
+#!/usr/bin/env node
+// `npm run bench`, Middle-End part: the built edge (2 workers, dd secret, framed traffic) in
+// direct mode and in ME mode in one run, same load clients, writing the `## Middle-End` section
+// of docs/BENCHMARKS.md (the rest of the file is left as it is).
+//
+// Processes: edge under test, lean echo DC (bench/dc.mjs), fake ME (bench/me/fake-me.mjs, its own
+// process so its AES-CBC + CRC work is not charged to the edge), load client (bench/me/clients.mjs).
+// Edge CPU is read from /proc/<pid>/stat (utime+stime of all its threads).
+//
+// Env knobs: BENCH_SECONDS (window, default 4), BENCH_ME_IDLE_CONNS (default 10000),
+// BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
+// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk (one ME bulk window only, to profile).
+import { spawn, execFileSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
+import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import os from 'node:os';
+import { join } from 'node:path';
+import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
+import { crc32c } from '../packages/protocol/dist/me-crc.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const BENCH = join(ROOT, 'bench');
+const WINDOW_MS = Math.round(Number(process.env.BENCH_SECONDS ?? 4) * 1000);
+const WARMUP_MS = 1000;
+const IDLE_CONNS = Number(process.env.BENCH_ME_IDLE_CONNS ?? 10000);
+const WORKERS = 2;
+const POOL_SIZE = 8; // middle_proxy_pool_size: per process, so 4 writers per worker (for the one ME DC)
+const POOL_PER_WORKER = Math.ceil(POOL_SIZE / WORKERS);
+const BULK_CONNS = Number(process.env.BENCH_ME_CONNS ?? 16);
+const MIN_PAYLOAD = 1024;
+const MAX_PAYLOAD = 16384;
+const HS_CONCURRENCY = 16;
+const BULK_PAIRS = 3;
+const HS_PAIRS = 3;
+const PROF_MS = 9000;
+const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+const CLK_TCK = 100;
+const USER = { name: 'bench', secretHex: randomSecretHex() };
+// The client derives keys from the 16 raw bytes; the padded tag in the init is what makes it a dd client.
+const SECRET_DD = USER.secretHex;
+const SOURCE_ADDRS = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
+const TARGET_CPU_RATIO = 1.5;
+const TARGET_IDLE = 10000;
+const T0 = Date.now();
+const log = (...a) => console.log(`[bench-me ${((Date.now() - T0) / 1000).toFixed(0).padStart(3)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- processes ----------------------------------------------------------------------------------
+
+const children = new Set();
+const liveEdges = new Set();
+// Whatever way this script ends (error, Ctrl-C), nothing it started outlives it: the edge does not
+// exit with its parent.
+process.on('exit', () => {
+  for (const p of [...liveEdges, ...children]) p.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+/** Spawns a node script that talks JSON lines on stdout; `next()` resolves the next line. */
+function child(script, args = []) {
+  const proc = spawn(process.execPath, [join(BENCH, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  const queue = [];
+  const waiters = [];
+  createInterface({ input: proc.stdout }).on('line', (line) => {
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const w = waiters.shift();
+    if (w) w.resolve(msg);
+    else queue.push(msg);
+  });
+  proc.on('exit', (code) => {
+    for (const w of waiters.splice(0)) w.reject(new Error(`${script} exited (${code}) while a line was awaited`));
+  });
+  return {
+    proc,
+    pid: proc.pid,
+    next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiters.push({ resolve, reject }))),
+    send: (line) => proc.stdin.write(line + '\n'),
+    ask: async function (line) {
+      this.send(line);
+      return this.next();
+    },
+    stop: () =>
+      new Promise((r) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return r();
+        proc.once('exit', r);
+        proc.stdin.end();
+        setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
+
+function cpuSplit(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
+}
+const cpuSeconds = (pid) => {
+  const c = cpuSplit(pid);
+  return c.user + c.sys;
+};
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+let hooksDir;
+let gcSeq = 0;
+/** Asks every thread of the edge for a full GC (bench/edge-hooks.cjs) and waits for the acks. */
+async function edgeGc(threads = WORKERS + 1) {
+  const n = ++gcSeq;
+  await writeFile(join(hooksDir, `gc-${n}`), '');
+  const end = Date.now() + 5000;
+  while (Date.now() < end) {
+    const acks = (await readdir(hooksDir)).filter((f) => f.startsWith('gcack-') && f.endsWith(`-${n}`)).length;
+    if (acks >= threads) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+function meToml(me) {
+  return [
+    `ad_tag = "${AD_TAG}"`,
+    `proxy_secret_url = "${me.secretUrl}"`,
+    `proxy_secret_path = "proxy-secret"`,
+    `proxy_config_v4_url = "${me.configUrl}"`,
+    `proxy_config_v4_cache_path = "cache/proxy-config-v4.txt"`,
+    `update_every = 300`,
+    `middle_proxy_pool_size = ${POOL_SIZE}`,
+    `me2dc_fallback = false`,
+  ].join('\n');
+}
+
+/** The built edge, 2 workers; ME mode when `me` (the fake ME's ready line) is given. */
+async function startMtedge(dcPort, me, profDir = process.env.BENCH_CPU_PROF) {
+  const apiPort = await freePort();
+  const env = { BENCH_HOOKS_DIR: hooksDir, NODE_OPTIONS: `--expose-gc --require ${join(BENCH, 'edge-hooks.cjs')}` };
+  if (profDir) {
+    env.NODE_OPTIONS += ` --require ${join(BENCH, 'cpu-prof.cjs')}`;
+    env.BENCH_PROF_DIR = profDir;
+    env.BENCH_PROF_MS = String(process.env.BENCH_PROF_MS ?? PROF_MS);
+  }
+  let toml = edgeConfigToml({
+    users: [USER],
+    dcPort,
+    apiPort,
+    workers: WORKERS,
+    serverToml: 'max_connections = 0',
+    ...(me ? { generalToml: meToml(me) } : {}),
+  });
+  if (me) toml = toml.replace('use_middle_proxy = false', 'use_middle_proxy = true');
+  const edge = await startEdge(toml, { apiPort, env });
+  liveEdges.add(edge.proc);
+  edge.proc.once('exit', () => liveEdges.delete(edge.proc));
+  const pid = JSON.parse(/MTEDGE_READY (\{.*\})/.exec(edge.output())[1]).pid;
+  return { edge, pid, port: edge.port };
+}
+
+/** Waits until the fake ME sees `n` handshaked links (the pool warms up after READY). */
+async function waitLinks(fakeMe, n, ms = 15000) {
+  const end = Date.now() + ms;
+  let s;
+  while (Date.now() < end) {
+    s = await fakeMe.ask('stats');
+    if (s.openHandshaked >= n) return s;
+    await sleep(100);
+  }
+  return s;
+}
+
+// ---- measurements -------------------------------------------------------------------------------
+
+/** Framed echo at full speed; bytes relayed = 2 x bytes the clients got back (in + out of the edge, client side). */
+async function bulk(target, fakeMePid) {
+  const c = child('me/clients.mjs', [JSON.stringify({ kind: 'bulk', port: target.port, secretHex: SECRET_DD, conns: BULK_CONNS, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, minPayload: MIN_PAYLOAD, maxPayload: MAX_PAYLOAD })]);
+  await c.next();
+  const cpu0 = cpuSplit(target.pid);
+  const me0 = fakeMePid ? cpuSeconds(fakeMePid) : 0;
+  const cl0 = cpuSeconds(c.pid);
+  const t0 = performance.now();
+  const done = await c.next();
+  const cpu1 = cpuSplit(target.pid);
+  const me1 = fakeMePid ? cpuSeconds(fakeMePid) : 0;
+  const cl1 = cpuSeconds(c.pid);
+  const wall = (performance.now() - t0) / 1000;
+  await c.stop();
+  const relayed = 2 * done.rxBytes;
+  const sys = cpu1.sys - cpu0.sys;
+  const cpu = cpu1.user - cpu0.user + sys;
+  return {
+    relayed,
+    cpu,
+    sysShare: sys / cpu,
+    wall,
+    cpuPerGB: cpu / (relayed / 1e9),
+    mbPerSec: relayed / wall / 1e6,
+    edgeCores: cpu / wall,
+    fakeMeCores: fakeMePid ? (me1 - me0) / wall : undefined,
+    clientCores: (cl1 - cl0) / wall,
+    txBytes: done.txBytes,
+    rxBytes: done.rxBytes,
+  };
+}
+
+async function handshakes(target, fakeMePid) {
+  const c = child('me/clients.mjs', [JSON.stringify({ kind: 'handshake', port: target.port, secretHex: SECRET_DD, concurrency: HS_CONCURRENCY, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, sourceAddrs: SOURCE_ADDRS })]);
+  const s = await c.next();
+  const cpu0 = cpuSeconds(target.pid);
+  const me0 = fakeMePid ? cpuSeconds(fakeMePid) : 0;
+  const t0 = performance.now();
+  const d = await c.next();
+  const cpu1 = cpuSeconds(target.pid);
+  const me1 = fakeMePid ? cpuSeconds(fakeMePid) : 0;
+  const wall = (performance.now() - t0) / 1000;
+  await c.stop();
+  const count = d.count - s.count;
+  const cpu = cpu1 - cpu0;
+  return { count, errors: d.errors, lastError: d.lastError, cpu, wall, perCpu: count / cpu, perWall: count / wall, edgeCores: cpu / wall, fakeMeCores: fakeMePid ? (me1 - me0) / wall : undefined };
+}
+
+/** N idle ME sessions (handshake + one echo each): RSS per session after GC, ME links seen. */
+async function idle(target, fakeMe, n) {
+  await sleep(500);
+  await edgeGc();
+  const rss0 = rssKiB(target.pid);
+  const before = await fakeMe.ask('stats');
+  const t0 = performance.now();
+  const c = child('me/clients.mjs', [JSON.stringify({ kind: 'idle', port: target.port, secretHex: SECRET_DD, conns: n, concurrency: 64, sourceAddrs: SOURCE_ADDRS })]);
+  const ready = await c.next();
+  const openS = (performance.now() - t0) / 1000;
+  await sleep(1500);
+  const rss1NoGc = rssKiB(target.pid);
+  const gcOk = await edgeGc();
+  await sleep(300);
+  const rss1 = rssKiB(target.pid);
+  const during = await fakeMe.ask('stats');
+  c.send('close');
+  await c.next();
+  await c.stop();
+  const open = Math.max(1, ready.open);
+  return {
+    requested: n,
+    open: ready.open,
+    errors: ready.errors,
+    lastError: ready.lastError,
+    openS,
+    gcOk,
+    rss0,
+    rss1,
+    rss1NoGc,
+    perClientKiB: (rss1 - rss0) / open,
+    perClientNoGcKiB: (rss1NoGc - rss0) / open,
+    linksBefore: before.openHandshaked,
+    links: during.openHandshaked,
+    tcpToMe: during.activeLinks,
+    meConnectionsTotal: during.connections,
+    connIdsOnLinks: during.connIdsOnLinks,
+    clientsPerLink: ready.open / Math.max(1, during.openHandshaked),
+  };
+}
+
+/** The run whose `key` is the median (odd count) or the lower middle one, kept whole. */
+function medianRun(rs, key) {
+  const v = [...rs].sort((a, b) => a[key] - b[key]);
+  return { ...v[Math.floor((v.length - 1) / 2)], all: rs.map((r) => r[key]) };
+}
+
+/** Self time of the edge's worker threads during an ME bulk window, grouped by function. */
+async function profileMeBulk(dcPort, me, fakeMe, edges) {
+  const dir = await mkdtemp(join(os.tmpdir(), 'mtedge-bench-me-prof-'));
+  try {
+    const e = await startMtedge(dcPort, me, dir);
+    edges.push(e);
+    await waitLinks(fakeMe, POOL_SIZE);
+    const r = await bulk(e, fakeMe.pid);
+    const end = Date.now() + PROF_MS + 5000;
+    let files = [];
+    while (Date.now() < end) {
+      files = (await readdir(dir)).filter((f) => f.startsWith(`${e.pid}-`) && !f.endsWith('-0.cpuprofile'));
+      if (files.length >= WORKERS) break;
+      await sleep(200);
+    }
+    await e.edge.stop();
+    if (files.length === 0) return undefined;
+    const self = new Map();
+    let busy = 0;
+    for (const f of files) {
+      const prof = JSON.parse(await readFile(join(dir, f), 'utf8'));
+      const byId = new Map(prof.nodes.map((n) => [n.id, n.callFrame]));
+      for (let i = 0; i < prof.samples.length; i++) {
+        const cf = byId.get(prof.samples[i]);
+        const t = prof.timeDeltas[i] ?? 0;
+        if (cf.functionName === '(idle)') continue;
+        busy += t;
+        const name = `${cf.functionName || '(anonymous)'} (${cf.url.split('/').slice(-2).join('/') || 'native'})`;
+        self.set(name, (self.get(name) ?? 0) + t);
+      }
+    }
+    const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([name, t]) => ({ name, share: t / busy }));
+    return { busyS: busy / 1e6, threads: files.length, top, cpuPerGB: r.cpuPerGB };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Per-byte primitives of the ME path on one core, 16 KiB buffers (bytes/s): the edge's JS
+ * CRC32-C, Node's native zlib.crc32 (CRC32, the RPC link's other checksum) and the two AES modes.
+ */
+function primitives() {
+  const buf = randomBytes(16384);
+  const rate = (fn) => {
+    for (let i = 0; i < 200; i++) fn();
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 300) {
+      for (let i = 0; i < 50; i++) fn();
+      n += 50;
+    }
+    return (n * buf.length) / ((performance.now() - t0) / 1000);
+  };
+  const cbc = createCipheriv('aes-256-cbc', randomBytes(32), randomBytes(16)).setAutoPadding(false);
+  const ctr = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+  return {
+    crc32cJs: rate(() => crc32c(buf)),
+    zlibCrc32: typeof zlib.crc32 === 'function' ? rate(() => zlib.crc32(buf)) : NaN,
+    aesCbcEnc: rate(() => cbc.update(buf)),
+    aesCtr: rate(() => ctr.update(buf)),
+  };
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? 'unknown';
+  let fdLimit = 'unknown';
+  try {
+    fdLimit = execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+  } catch {
+    // keep unknown
+  }
+  return { model, cores: os.cpus().length, node: process.version, kernel: os.release(), memGiB: os.totalmem() / 2 ** 30, fdLimit, loadAvg1: os.loadavg()[0] };
+}
+
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : 'n/a');
+const yes = (b) => (b ? '**met**' : '**not met**');
+
+function render(R) {
+  const L = [];
+  const p = (s = '') => L.push(s);
+  const d = R.direct;
+  const m = R.me;
+  const cpuRatio = m.bulk.cpuPerGB / d.bulk.cpuPerGB;
+  const hsRatio = m.hs.perCpu / d.hs.perCpu;
+  const i = R.idle;
+  const linkBound = POOL_PER_WORKER * WORKERS;
+  p('## Middle-End');
+  p();
+  p(`Generated by \`node scripts/bench-me.mjs\` (last step of \`npm run bench\`) on ${R.date.slice(0, 16).replace('T', ' ')} UTC.`);
+  p(`Machine: ${R.machine.model}, ${R.machine.cores} cores, ${f1(R.machine.memGiB)} GiB, Node ${R.machine.node}, Linux ${R.machine.kernel}, open files ${R.machine.fdLimit}, 1-min load average at start ${f2(R.machine.loadAvg1)} (other work on the box skews wall figures more than CPU-s ones).`);
+  p();
+  p(`Setup: the built edge, ${WORKERS} workers, dd secret (padded intermediate), measured in direct mode and in ME mode in the same run with the same load client.`);
+  p(`ME mode: \`use_middle_proxy = true\`, ad tag, \`middle_proxy_pool_size = ${POOL_SIZE}\` (${POOL_PER_WORKER} writers per worker for the one ME DC), proxy-secret and proxy-multi.conf served over HTTP by the testkit fake ME, which answers every RPC_PROXY_REQ with the same payload.`);
+  p(`Direct mode: the lean echo DC (bench/dc.mjs). Fake ME, DC and load client each run in their own process; **only the edge process's CPU** (utime+stime from /proc, all threads) is counted.`);
+  p(`Windows alternate between the two edges (both up, the idle one costs nothing): ${BULK_PAIRS} bulk and ${HS_PAIRS} handshake windows per mode; the table shows the median window, its other columns are from that same window.`);
+  p(`Traffic: ${BULK_CONNS} connections sending real frames of ${MIN_PAYLOAD / 1024}-${MAX_PAYLOAD / 1024} KiB payloads (uniform, multiples of 4) as fast as the echo allows; ${WINDOW_MS / 1000} s windows after ${WARMUP_MS / 1000} s warm-up. Bytes relayed = 2 x bytes echoed back to the clients (client->edge and edge->client, counted at the client).`);
+  p();
+  p('| | direct | ME | ME / direct | target |');
+  p('|---|---:|---:|---:|---|');
+  p(`| edge CPU-s per GB relayed (median) | ${f2(d.bulk.cpuPerGB)} | ${f2(m.bulk.cpuPerGB)} | ${f2(cpuRatio)}x | <= ${TARGET_CPU_RATIO}x: ${yes(cpuRatio <= TARGET_CPU_RATIO)} |`);
+  p(`| all windows | ${d.bulk.all.map(f2).join(', ')} | ${m.bulk.all.map(f2).join(', ')} | | |`);
+  p(`| throughput (wall) | ${f1(d.bulk.mbPerSec)} MB/s | ${f1(m.bulk.mbPerSec)} MB/s | ${f2(m.bulk.mbPerSec / d.bulk.mbPerSec)}x | |`);
+  p(`| edge cores busy during bulk | ${f2(d.bulk.edgeCores)} | ${f2(m.bulk.edgeCores)} | | |`);
+  p(`| handshakes per edge CPU-s (median) | ${f1(d.hs.perCpu)} | ${f1(m.hs.perCpu)} | ${f2(hsRatio)}x | (reported) |`);
+  p(`| all windows | ${d.hs.all.map(f1).join(', ')} | ${m.hs.all.map(f1).join(', ')} | | |`);
+  p(`| handshakes per second (wall) | ${f1(d.hs.perWall)} | ${f1(m.hs.perWall)} | ${f2(m.hs.perWall / d.hs.perWall)}x | |`);
+  p(`| handshake errors in the window | ${d.hs.errors} | ${m.hs.errors} | | |`);
+  p();
+  p(`A handshake = TCP connect + obfuscated2 init + one 32-byte frame + its echo + close, ${HS_CONCURRENCY} in flight, 40 source addresses 127.0.0.2-41.`);
+  p();
+  p(`Fake ME process during the ME bulk run: ${f2(m.bulk.fakeMeCores)} cores busy (load client ${f2(m.bulk.clientCores)}, edge ${f2(m.bulk.edgeCores)}); during the ME handshakes: ${f2(m.hs.fakeMeCores)} cores.`);
+  p();
+  p(`**Idle clients** (fresh ME edge; each client: handshake + one echoed frame, then silent): ${i.open} of ${i.requested} open (${i.errors} errors${i.errors ? `, last: ${i.lastError}` : ''}) in ${f1(i.openS)} s.`);
+  p();
+  p('| | value | target |');
+  p('|---|---:|---|');
+  p(`| ME links the fake ME sees (open, handshaked) | ${i.links} (before the clients: ${i.linksBefore}; TCP connections the fake ME accepted since it started, all edges of this run: ${i.meConnectionsTotal}) | <= ${POOL_PER_WORKER} per worker x ${WORKERS} = ${linkBound}: ${yes(i.links <= linkBound)} |`);
+  p(`| idle clients | ${i.open} | ${TARGET_IDLE}: ${yes(i.open >= TARGET_IDLE)} |`);
+  p(`| clients per writer | ${f1(i.clientsPerLink)} (conn ids per link: ${i.connIdsOnLinks.join(', ')}) | |`);
+  p(`| edge RSS per idle ME client, after a full GC | ${f2(i.perClientKiB)} KiB (${f1(i.rss0 / 1024)} -> ${f1(i.rss1 / 1024)} MiB) | |`);
+  p(`| same, before the GC | ${f2(i.perClientNoGcKiB)} KiB | |`);
+  p();
+  if (R.profile) {
+    p(`**Where the ME edge's CPU goes** (separate profiled ME bulk window, bench/cpu-prof.cjs in both workers, ${f2(R.profile.busyS)} s busy; self time, top 10; that window ran at ${f2(R.profile.cpuPerGB)} CPU-s/GB with the profiler on):`);
+    p();
+    p('| function (file) | share of worker busy time |');
+    p('|---|---:|');
+    for (const t of R.profile.top) p(`| \`${t.name}\` | ${pct(t.share)} |`);
+    p();
+  }
+  p('### What bounds the ME figures');
+  p();
+  for (const line of R.bounds) p(`- ${line}`);
+  p();
+  return L.join('\n');
+}
+
+function bounds(R) {
+  const d = R.direct;
+  const m = R.me;
+  const out = [];
+  const cores = R.machine.cores;
+  const busy = (m.bulk.edgeCores ?? 0) + (m.bulk.fakeMeCores ?? 0) + (m.bulk.clientCores ?? 0);
+  out.push(
+    `ME mode does more per byte than direct: direct is one AES-256-CTR decrypt + encrypt per byte each way; ME adds frame parsing, RPC_PROXY_REQ/RPC_PROXY_ANS wrapping, AES-256-CBC to and from the ME and a CRC32-C per RPC packet. ` +
+      `The CPU-per-GB ratio (${f2(m.bulk.cpuPerGB / d.bulk.cpuPerGB)}x) is the cost of that, measured on the edge alone.`,
+  );
+  out.push(
+    `Box: ${cores} cores shared by edge (${WORKERS} workers), fake ME, and the load client: ${f2(busy)} cores were busy in the ME bulk window. ` +
+      `The fake ME (JS, single thread, AES-CBC + CRC both ways, plus a copy of each payload) used ${f2(m.bulk.fakeMeCores)} cores` +
+      ((m.bulk.fakeMeCores ?? 0) > 0.85
+        ? ' - it is saturated, so **ME wall throughput is bounded by the fake ME, not the edge**; the CPU-s per GB figure is unaffected (it divides edge CPU by the bytes that did go through).'
+        : busy > cores - 0.25
+          ? ' - not saturated itself, but the box is: the ME wall throughput is bounded by the 2 cores the edge shares with the fake ME and the client, so it is not the edge\'s ceiling. CPU-s per GB divides edge CPU by the bytes that did go through and does not depend on that.'
+          : ` - not saturated, and the bench's own processes left ${f2(cores - busy)} cores free: unless other work took them (load average above), ME wall throughput is not CPU-bound but bounded by the ME path's round trips (client -> edge -> shared writer -> fake ME -> back); the exact stall is not identified (a 1 MiB writer high-water mark, tried by hand, did not change it). CPU-s per GB does not depend on that, though fewer bytes per wake-up means more syscalls per byte.`),
+  );
+  out.push(
+    `Handshakes per CPU-s in ME mode include the RPC_PROXY_REQ round trip of the first frame over an existing writer (no new ME link per client); the fake ME used ${f2(m.hs.fakeMeCores)} cores there. Direct mode opens a TCP connection to the DC per client instead.`,
+  );
+  if (R.profile) {
+    const crc = R.profile.top.filter((t) => /crc/i.test(t.name)).reduce((a, t) => a + t.share, 0);
+    out.push(
+      `Edge CPU in ME mode, per the profile above: ${R.profile.top.slice(0, 4).map((t) => `\`${t.name.replace(/ \([^)]*\)$/, '')}\` ${pct(t.share)}`).join(', ')}. ` +
+        `The RPC packet checksum (CRC32-C, table-driven JS: Node 20 has no native CRC32-C) alone is ${pct(crc)} of worker time; \`update\` is the AES-256-CBC of the RPC link (CBC encryption is serial, about as fast as that CRC here) plus AES-CTR; \`writeBuffer\` is the write syscalls.`,
+    );
+  }
+  if (R.prim) {
+    const P = R.prim;
+    out.push(
+      `Per-byte primitives on one core of this box (16 KiB buffers): JS CRC32-C ${f1(P.crc32cJs / 1e6)} MB/s, native zlib.crc32 (plain CRC32) ${f1(P.zlibCrc32 / 1e6)} MB/s, AES-256-CBC encrypt ${f1(P.aesCbcEnc / 1e6)} MB/s, AES-256-CTR ${f1(P.aesCtr / 1e6)} MB/s. ` +
+        `So every byte the edge sends to the ME costs about ${f2(1e9 / P.crc32cJs + 1e9 / P.aesCbcEnc)} ns in CRC + CBC alone, and every byte back about ${f2(1e9 / P.crc32cJs)} ns of CRC (CBC decryption pipelines and is cheap): ` +
+        `${f2((0.5 * (2e9 / P.crc32cJs + 1e9 / P.aesCbcEnc)) / 1)} CPU-s per GB on top of direct mode for this symmetric echo, i.e. about ${f2((d.bulk.cpuPerGB + 0.5 * (2e9 / P.crc32cJs + 1e9 / P.aesCbcEnc)) / d.bulk.cpuPerGB)}x direct before any framing, copies or extra syscalls: the 1.5x target is out of reach with a JS CRC32-C and serial CBC; a native CRC (or the link's plain CRC32 through zlib.crc32) would take the CRC share down by about ${f1(P.zlibCrc32 / P.crc32cJs)}x. ` +
+        `The measured ME figure (${f2(m.bulk.cpuPerGB)}) is a further ${f2(m.bulk.cpuPerGB - d.bulk.cpuPerGB - 0.5 * (2e9 / P.crc32cJs + 1e9 / P.aesCbcEnc))} CPU-s per GB above that estimate: per-packet and per-wake-up costs (write syscalls over small batches, per-frame allocations and copies, GC, random padding per frame).`,
+    );
+  }
+  const i = R.idle;
+  if (i.open < i.requested) out.push(`Idle: only ${i.open} of ${i.requested} clients opened (${i.lastError}); the open-files limit is ${R.machine.fdLimit} per process.`);
+  else out.push(`Idle: ${i.open} clients need ${i.open} sockets in the edge and in the client process each (open-files limit ${R.machine.fdLimit}), spread over 40 source addresses; the ME side stays at ${i.links} links.`);
+  return out;
+}
+
+async function writeDoc(section) {
+  const docPath = join(ROOT, 'docs/BENCHMARKS.md');
+  let old = '';
+  try {
+    old = await readFile(docPath, 'utf8');
+  } catch {
+    old = '# Benchmarks\n';
+  }
+  const at = old.search(/^## Middle-End\b/m);
+  let doc;
+  if (at < 0) doc = old.replace(/\n*$/, '\n\n') + section + '\n';
+  else {
+    const rest = old.slice(at);
+    const nxt = rest.slice(1).search(/^## /m);
+    const tail = nxt < 0 ? '' : rest.slice(nxt + 1);
+    doc = old.slice(0, at) + section + (tail ? '\n' + tail : '\n');
+  }
+  await writeFile(docPath, doc);
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main() {
+  if (process.env.BENCH_ME_RENDER) {
+    const R = JSON.parse(await readFile(process.env.BENCH_ME_RENDER, 'utf8'));
+    await writeDoc(render(R));
+    return;
+  }
+  hooksDir = await mkdtemp(join(os.tmpdir(), 'mtedge-bench-me-hooks-'));
+  const R = { machine: machine(), date: new Date().toISOString(), prim: primitives() };
+  log(`primitives (MB/s, one core): crc32c JS ${f1(R.prim.crc32cJs / 1e6)}, zlib.crc32 ${f1(R.prim.zlibCrc32 / 1e6)}, aes-256-cbc encrypt ${f1(R.prim.aesCbcEnc / 1e6)}, aes-256-ctr ${f1(R.prim.aesCtr / 1e6)}`);
+  log(`machine: ${R.machine.model}, ${R.machine.cores} cores, node ${R.machine.node}`);
+  const dc = child('dc.mjs');
+  const dcPort = (await dc.next()).port;
+  const fakeMe = child('me/fake-me.mjs');
+  const me = await fakeMe.next();
+  const edges = [];
+  try {
+    if (process.env.BENCH_ME_ONLY === 'me-bulk') {
+      // Profiling aid (with BENCH_CPU_PROF): one ME edge, one bulk window, nothing else.
+      const e = await startMtedge(dcPort, me);
+      edges.push(e);
+      await waitLinks(fakeMe, POOL_SIZE);
+      const r = await bulk(e, fakeMe.pid);
+      log(`ME bulk: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)} cores, client ${f2(r.clientCores)}`);
+      await sleep(Number(process.env.BENCH_PROF_MS ?? 0));
+      await e.edge.stop();
+      return;
+    }
+    // Both edges stay up and the windows alternate (direct, ME, ME, direct, ...): this box's
+    // run-to-run drift is larger than a single pair would show, so the figures are medians.
+    const direct = await startMtedge(dcPort, null);
+    edges.push(direct);
+    const meEdge = await startMtedge(dcPort, me);
+    edges.push(meEdge);
+    const warm = await waitLinks(fakeMe, POOL_SIZE);
+    log(`ME links up: ${warm?.openHandshaked}`);
+    const runs = { direct: { bulk: [], hs: [] }, me: { bulk: [], hs: [] } };
+    const one = async (mode, kind) => {
+      const e = mode === 'me' ? meEdge : direct;
+      const pid = mode === 'me' ? fakeMe.pid : undefined;
+      const r = kind === 'bulk' ? await bulk(e, pid) : await handshakes(e, pid);
+      runs[mode][kind === 'bulk' ? 'bulk' : 'hs'].push(r);
+      if (kind === 'bulk') log(`${mode} bulk: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)}, client ${f2(r.clientCores)}`);
+      else log(`${mode} handshakes: ${f1(r.perCpu)}/CPU-s, ${f1(r.perWall)}/s, errors ${r.errors} ${r.lastError ?? ''}`);
+    };
+    for (let i = 0; i < BULK_PAIRS; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, 'bulk');
+    for (let i = 0; i < HS_PAIRS; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, 'handshake');
+    R.runs = runs;
+    R.direct = { bulk: medianRun(runs.direct.bulk, 'cpuPerGB'), hs: medianRun(runs.direct.hs, 'perCpu') };
+    R.me = { bulk: medianRun(runs.me.bulk, 'cpuPerGB'), hs: medianRun(runs.me.hs, 'perCpu') };
+    await direct.edge.stop();
+    await meEdge.edge.stop();
+
+    // Where the ME edge's CPU goes: a profiled ME bulk window on its own edge (the profiler's
+    // overhead stays out of the figures above).
+    if (process.env.BENCH_ME_PROFILE !== '0') {
+      R.profile = await profileMeBulk(dcPort, me, fakeMe, edges);
+      if (R.profile) log(`profile: ${R.profile.top.map((t) => `${t.name} ${pct(t.share)}`).join(', ')}`);
+    }
+
+    // Idle, on a fresh ME edge so the bulk runs' heap growth does not hide the per-client cost.
+    const e = await startMtedge(dcPort, me);
+    edges.push(e);
+    await waitLinks(fakeMe, POOL_SIZE);
+    log(`idle: opening ${IDLE_CONNS} ME clients ...`);
+    R.idle = await idle(e, fakeMe, IDLE_CONNS);
+    log(`idle: ${R.idle.open} open (${R.idle.errors} errors), ${R.idle.links} ME links, ${f2(R.idle.perClientKiB)} KiB/client after GC`);
+    await e.edge.stop();
+  } finally {
+    for (const e of edges) if (e.edge.proc.exitCode === null && e.edge.proc.signalCode === null) await e.edge.stop().catch(() => undefined);
+    await fakeMe.stop();
+    await dc.stop();
+    for (const p of children) p.kill('SIGKILL');
+    await rm(hooksDir, { recursive: true, force: true });
+  }
+  R.bounds = bounds(R);
+  R.elapsedS = (Date.now() - T0) / 1000;
+  await writeFile(join(os.tmpdir(), 'mtedge-bench-me.json'), JSON.stringify(R, null, 2));
+  const section = render(R);
+  if (process.env.BENCH_ME_DOC === '0') console.log(section);
+  else await writeDoc(section);
+  log(`done in ${f1(R.elapsedS)} s -> ${process.env.BENCH_ME_DOC === '0' ? 'stdout' : 'docs/BENCHMARKS.md'} (raw: ${join(os.tmpdir(), 'mtedge-bench-me.json')})`);
+}
+
+await main();

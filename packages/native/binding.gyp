@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "mtedge_native",
-      "sources": ["csrc/sockets.c", "csrc/aes_ctr.c"],
+      "sources": ["csrc/sockets.c", "csrc/aes_ctr.c", "csrc/crc32c.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

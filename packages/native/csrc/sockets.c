@@ -109,6 +109,7 @@ static napi_value local_port(napi_env env, napi_callback_info info) {
 }
 
 napi_value mtedge_register_aes_ctr(napi_env env, napi_value exports);
+napi_value mtedge_register_crc32c(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -118,7 +119,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "localPort", NULL, local_port, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return mtedge_register_aes_ctr(env, exports);
+  mtedge_register_aes_ctr(env, exports);
+  return mtedge_register_crc32c(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

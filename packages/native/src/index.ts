@@ -14,6 +14,8 @@ export interface NativeAddon {
   ctrCreate(key: Uint8Array, iv: Uint8Array): NativeCtrContext;
   /** Transforms `bytes` in place with `a`, then with `b` when given. */
   ctrApply(a: NativeCtrContext, bytes: Uint8Array, b?: NativeCtrContext): void;
+  /** CRC32-C with the SSE4.2 instruction; absent on CPUs without it. */
+  crc32c?: (bytes: Uint8Array, start: number, end: number, prev: number) => number;
 }
 
 /** @deprecated name kept for the socket helpers' callers. */

@@ -47,14 +47,30 @@ function crcUpdate(t: Uint32Array, prev: number, buf: Uint8Array, start: number,
   return ~crc >>> 0;
 }
 
+export type CrcFunction = (buf: Uint8Array, start: number, end: number, prev: number) => number;
+
+const jsCrc32: CrcFunction = (buf, start, end, prev) => crcUpdate(T32, prev, buf, start, end);
+const jsCrc32c: CrcFunction = (buf, start, end, prev) => crcUpdate(T32C, prev, buf, start, end);
+let fast32 = jsCrc32;
+let fast32c = jsCrc32c;
+
+/**
+ * Swaps in faster implementations (the edge installs zlib's CRC32 and a hardware CRC32-C from its
+ * native addon); this package stays free of native code. Pass {} to go back to the tables.
+ */
+export function useCrcAccelerator(acc: { readonly crc32?: CrcFunction; readonly crc32c?: CrcFunction }): void {
+  fast32 = acc.crc32 ?? jsCrc32;
+  fast32c = acc.crc32c ?? jsCrc32c;
+}
+
 export function crc32(buf: Uint8Array, start = 0, end: number = buf.length, prev = 0): number {
-  return crcUpdate(T32, prev, buf, start, end);
+  return fast32(buf, start, end, prev);
 }
 
 export function crc32c(buf: Uint8Array, start = 0, end: number = buf.length, prev = 0): number {
-  return crcUpdate(T32C, prev, buf, start, end);
+  return fast32c(buf, start, end, prev);
 }
 
 export function rpcCrc(kind: CrcKind, buf: Uint8Array, start = 0, end: number = buf.length): number {
-  return kind === 'crc32c' ? crcUpdate(T32C, 0, buf, start, end) : crcUpdate(T32, 0, buf, start, end);
+  return kind === 'crc32c' ? fast32c(buf, start, end, 0) : fast32(buf, start, end, 0);
 }

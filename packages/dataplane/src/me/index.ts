@@ -3,3 +3,4 @@ export * from './writer.js';
 export * from './pool.js';
 export * from './me-upstream.js';
 export * from './routed-upstream.js';
+export * from './crc-accelerator.js';

@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { crc32, crc32c, rpcCrc, useCrcAccelerator } from '@mtedge/protocol';
+import { installCrcAccelerator } from './crc-accelerator.js';
+
+test('accelerated CRC32 and CRC32-C equal the table code on random ranges and chains', () => {
+  useCrcAccelerator({});
+  const samples = Array.from({ length: 300 }, () => {
+    const buf = randomBytes(1 + Math.floor(Math.random() * 5000));
+    const start = Math.floor(Math.random() * buf.length);
+    const end = start + Math.floor(Math.random() * (buf.length - start + 1));
+    const prev = Math.floor(Math.random() * 2 ** 32);
+    return { buf, start, end, prev, c: crc32(buf, start, end, prev), cc: crc32c(buf, start, end, prev), r: rpcCrc('crc32c', buf, start, end) };
+  });
+  const used = installCrcAccelerator();
+  try {
+    assert.equal(used.crc32c, 'native', 'the native CRC32-C is available on this machine');
+    for (const s of samples) {
+      assert.equal(crc32(s.buf, s.start, s.end, s.prev), s.c);
+      assert.equal(crc32c(s.buf, s.start, s.end, s.prev), s.cc);
+      assert.equal(rpcCrc('crc32c', s.buf, s.start, s.end), s.r);
+    }
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  } finally {
+    useCrcAccelerator({});
+  }
+});

@@ -2,6 +2,7 @@
 // CPU / RSS readings from /proc.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -33,9 +34,13 @@ export function child(script, args = [], nodeArgs = []) {
     pid: proc.pid,
     next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiters.push({ resolve, reject }))),
     send: (line) => proc.stdin.write(line + '\n'),
+    ask: async function (line) {
+      this.send(line);
+      return this.next();
+    },
     stop: () =>
       new Promise((r) => {
-        if (proc.exitCode !== null) return r();
+        if (proc.exitCode !== null || proc.signalCode !== null) return r();
         proc.once('exit', r);
         proc.stdin.end();
         setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
@@ -58,4 +63,18 @@ export function cpuSeconds(pid) {
 export function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+let gcSeq = 0;
+/** Asks every thread of an edge started with bench/edge-hooks.cjs for a full GC and waits for the acks. */
+export async function edgeGc(hooksDir, threads) {
+  const n = ++gcSeq;
+  await writeFile(join(hooksDir, `gc-${n}`), '');
+  const end = Date.now() + 5000;
+  while (Date.now() < end) {
+    const acks = (await readdir(hooksDir)).filter((f) => f.startsWith('gcack-') && f.endsWith(`-${n}`)).length;
+    if (acks >= threads) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }

@@ -15,14 +15,20 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import os from 'node:os';
 import { join } from 'node:path';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
 import { crc32c } from '../packages/protocol/dist/me-crc.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const BENCH = join(ROOT, 'bench');
+import { BENCH, ROOT, child as spawnChild, cpuSeconds, cpuSplit, edgeGc, rssKiB } from '../bench/proc.mjs';
+
+/** Every child is tracked so an interrupted run kills them all. */
+function child(script, args = []) {
+  const c = spawnChild(script, args);
+  children.add(c.proc);
+  c.proc.on('exit', () => children.delete(c.proc));
+  return c;
+}
 const WINDOW_MS = Math.round(Number(process.env.BENCH_SECONDS ?? 4) * 1000);
 const WARMUP_MS = 1000;
 const IDLE_CONNS = Number(process.env.BENCH_ME_IDLE_CONNS ?? 10000);
@@ -37,7 +43,6 @@ const BULK_PAIRS = 3;
 const HS_PAIRS = 3;
 const PROF_MS = 9000;
 const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-const CLK_TCK = 100;
 const USER = { name: 'bench', secretHex: randomSecretHex() };
 // The client derives keys from the 16 raw bytes; the padded tag in the init is what makes it a dd client.
 const SECRET_DD = USER.secretHex;
@@ -59,74 +64,9 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
-/** Spawns a node script that talks JSON lines on stdout; `next()` resolves the next line. */
-function child(script, args = []) {
-  const proc = spawn(process.execPath, [join(BENCH, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT });
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  const queue = [];
-  const waiters = [];
-  createInterface({ input: proc.stdout }).on('line', (line) => {
-    let msg;
-    try {
-      msg = JSON.parse(line);
-    } catch {
-      return;
-    }
-    const w = waiters.shift();
-    if (w) w.resolve(msg);
-    else queue.push(msg);
-  });
-  proc.on('exit', (code) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`${script} exited (${code}) while a line was awaited`));
-  });
-  return {
-    proc,
-    pid: proc.pid,
-    next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiters.push({ resolve, reject }))),
-    send: (line) => proc.stdin.write(line + '\n'),
-    ask: async function (line) {
-      this.send(line);
-      return this.next();
-    },
-    stop: () =>
-      new Promise((r) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return r();
-        proc.once('exit', r);
-        proc.stdin.end();
-        setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
-      }),
-  };
-}
 
-function cpuSplit(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
-}
-const cpuSeconds = (pid) => {
-  const c = cpuSplit(pid);
-  return c.user + c.sys;
-};
-function rssKiB(pid) {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
 
 let hooksDir;
-let gcSeq = 0;
-/** Asks every thread of the edge for a full GC (bench/edge-hooks.cjs) and waits for the acks. */
-async function edgeGc(threads = WORKERS + 1) {
-  const n = ++gcSeq;
-  await writeFile(join(hooksDir, `gc-${n}`), '');
-  const end = Date.now() + 5000;
-  while (Date.now() < end) {
-    const acks = (await readdir(hooksDir)).filter((f) => f.startsWith('gcack-') && f.endsWith(`-${n}`)).length;
-    if (acks >= threads) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 function meToml(me) {
   return [
@@ -231,7 +171,7 @@ async function handshakes(target, fakeMePid) {
 /** N idle ME sessions (handshake + one echo each): RSS per session after GC, ME links seen. */
 async function idle(target, fakeMe, n) {
   await sleep(500);
-  await edgeGc();
+  await edgeGc(hooksDir, WORKERS + 1);
   const rss0 = rssKiB(target.pid);
   const before = await fakeMe.ask('stats');
   const t0 = performance.now();
@@ -240,7 +180,7 @@ async function idle(target, fakeMe, n) {
   const openS = (performance.now() - t0) / 1000;
   await sleep(1500);
   const rss1NoGc = rssKiB(target.pid);
-  const gcOk = await edgeGc();
+  const gcOk = await edgeGc(hooksDir, WORKERS + 1);
   await sleep(300);
   const rss1 = rssKiB(target.pid);
   const during = await fakeMe.ask('stats');

@@ -23,7 +23,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 
-import { BENCH, ROOT, child, cpuSeconds, rssKiB } from '../bench/proc.mjs';
+import { BENCH, ROOT, child, cpuSeconds, edgeGc, rssKiB } from '../bench/proc.mjs';
 const PEER_DIR = join(BENCH, 'peers');
 const PY = '/usr/bin/python3';
 const LIMIT_S = Number(process.env.BENCH_PEERS_LIMIT_S ?? 230);
@@ -97,23 +97,11 @@ const secretHex = Array.from({ length: 16 }, () => Math.floor(Math.random() * 25
 // ---- targets -----------------------------------------------------------------------------------
 
 let hooksRoot;
-let gcSeq = 0;
 
 /**
  * Full GC in every thread of an edge (bench/edge-hooks.cjs), waiting for `threads` acks. Each
  * edge watches its own directory: both edges live at once and must not answer for each other.
  */
-async function edgeGc(hooksDir, threads) {
-  const n = ++gcSeq;
-  await writeFile(join(hooksDir, `gc-${n}`), '');
-  const end = Date.now() + 5000;
-  while (Date.now() < end) {
-    const acks = (await readdir(hooksDir)).filter((f) => f.startsWith('gcack-') && f.endsWith(`-${n}`)).length;
-    if (acks >= threads) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 async function startMtedge(dcPort, workers, helpers) {
   const apiPort = await helpers.freePort();

@@ -15,7 +15,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
 
-import { BENCH, ROOT, child, cpuSeconds, cpuSplit, rssKiB } from '../bench/proc.mjs';
+import { BENCH, ROOT, child, cpuSeconds, cpuSplit, edgeGc, rssKiB } from '../bench/proc.mjs';
 const WINDOW_MS = Math.round(Number(process.env.BENCH_SECONDS ?? 4) * 1000);
 const WARMUP_MS = 800;
 const IDLE_CONNS = Number(process.env.BENCH_IDLE_CONNS ?? 9500);
@@ -80,20 +80,7 @@ async function startPlainRelay(dcPort) {
 }
 
 let hooksDir;
-let gcSeq = 0;
 
-/** Asks every thread of the edge for a full GC (bench/edge-hooks.cjs) and waits for the acks. */
-async function edgeGc(threads) {
-  const n = ++gcSeq;
-  await writeFile(join(hooksDir, `gc-${n}`), '');
-  const end = Date.now() + 5000;
-  while (Date.now() < end) {
-    const acks = (await readdir(hooksDir)).filter((f) => f.startsWith('gcack-') && f.endsWith(`-${n}`)).length;
-    if (acks >= threads) return true;
-    await sleep(50);
-  }
-  return false;
-}
 async function startMtedge(dcPort, workers) {
   const apiPort = await freePort();
   const env = { BENCH_HOOKS_DIR: hooksDir, NODE_OPTIONS: `--expose-gc --require ${join(BENCH, 'edge-hooks.cjs')}` };
@@ -342,7 +329,7 @@ async function main() {
     // A fresh edge: the runs above grew its heap, which would hide the per-session cost.
     log(`idle memory, ${IDLE_CONNS} connections ...`);
     const e = await startMtedge(dc.port, 2);
-    R.idle = await idleMemory({ port: e.port, pid: e.pid, edge: e.edge, gc: () => edgeGc(3) }, 'dd', IDLE_CONNS);
+    R.idle = await idleMemory({ port: e.port, pid: e.pid, edge: e.edge, gc: () => edgeGc(hooksDir, 3) }, 'dd', IDLE_CONNS);
     log(`edge: ${f2(R.idle.perConnKiB)} KiB per idle connection (${R.idle.open} open, ${R.idle.errors} errors ${R.idle.lastError ?? ''})`);
     await e.edge.stop();
     const plainGc = async () => {

@@ -114,6 +114,8 @@ export interface EdgeProcess {
   readonly dir: string;
   readonly configPath: string;
   readonly port: number;
+  /** Every listener's bound port, in config order. */
+  readonly ports: readonly number[];
   readonly apiPort: number;
   output(): string;
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
@@ -174,6 +176,7 @@ export async function startEdge(configToml: string | ((dir: string) => string), 
     dir,
     configPath,
     port: info.listen_ports[0]!,
+    ports: info.listen_ports,
     apiPort: o.apiPort,
     output: () => out,
     waitForOutput,

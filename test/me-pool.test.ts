@@ -193,6 +193,44 @@ describe('ME pool', () => {
     await assert.rejects(up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, probe().events), MeUnavailableError);
   });
 
+  for (const fault of ['bad CRC', 'a link closed mid-stream'] as const) {
+    it(`${fault} from the ME: its clients are closed promptly and counted, the pool recovers`, async () => {
+      const me = await startFakeMe();
+      cleanup.push(() => me.close());
+      const pool = new MePool(settings(me), () => undefined);
+      cleanup.push(() => pool.close());
+      const up = new MeUpstream(pool);
+      const p = probe();
+      const leg = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p.events);
+      const failuresBefore = pool.counters.writerFailures;
+      const lostBefore = pool.counters.clientsMovedOrClosed;
+      if (fault === 'bad CRC') {
+        me.badCrc = true;
+        leg.write(encodeFrame('intermediate', Buffer.alloc(32, 3)));
+      } else {
+        // Half a packet, then the link goes away.
+        me.drop = true;
+        leg.write(encodeFrame('intermediate', Buffer.alloc(32, 4)));
+      }
+      await waitUntil(() => p.closed !== undefined, 5000, 'the client to be closed');
+      assert.ok(p.closed!.err, 'closed with an error, not a clean end');
+      assert.ok(pool.counters.writerFailures > failuresBefore, 'writer failure counted');
+      assert.ok(pool.counters.clientsMovedOrClosed > lostBefore, 'lost client counted');
+      me.badCrc = false;
+      me.drop = false;
+      // The pool reconnects and serves new clients.
+      const p2 = probe();
+      let leg2: UpstreamLeg | undefined;
+      await waitUntil(async () => {
+        leg2 = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, p2.events).catch(() => undefined);
+        return leg2 !== undefined;
+      }, 8000, 'a new writer');
+      leg2!.write(encodeFrame('intermediate', reqPq()));
+      await waitUntil(() => frames('intermediate', p2).length > 0, 5000, 'an answer through the new writer');
+      assert.equal(Buffer.from(frames('intermediate', p2)[0]!).readUInt32LE(20), RES_PQ);
+    });
+  }
+
   it('a wrong secret does not become a handshake storm', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  REQ_PQ_MULTI,
+  buildReqPqMulti,
   RES_PQ,
   connectClient,
   fakeMeConfig,
@@ -58,21 +58,12 @@ async function startMeEdge(dc: FakeDc, http: FakeMeHttp): Promise<EdgeProcess> {
   return startEdge(withMinimalRuntime(toml), { apiPort });
 }
 
-function reqPq(): Buffer {
-  const m = Buffer.alloc(40);
-  m.writeBigUInt64LE(9n << 32n, 8);
-  m.writeUInt32LE(20, 16);
-  m.writeUInt32LE(REQ_PQ_MULTI, 20);
-  randomBytes(16).copy(m, 24);
-  return m;
-}
-
 async function client(edge: EdgeProcess): Promise<SimClient> {
   return connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
 }
 
 async function roundTrip(c: SimClient): Promise<void> {
-  c.sendFrame(reqPq());
+  c.sendFrame(buildReqPqMulti());
   const a = await c.nextFrame(5000);
   assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { MePool, MeUpstream, MeUnavailableError, type CompiledUser, type MeWorkerSettings, type UpstreamLegEvents, type UpstreamLeg } from '@mtedge/dataplane';
 import { createFrameDecoder, encodeFrame, type ProtoTag } from '@mtedge/protocol';
-import { REQ_PQ_MULTI, RES_PQ, startFakeMe, type FakeMe } from '@mtedge/testkit';
+import { buildReqPqMulti, RES_PQ, startFakeMe, type FakeMe } from '@mtedge/testkit';
 import { waitUntil } from './helpers/edge.js';
 
 const AD_TAG = '0123456789abcdef0123456789abcdef';
@@ -70,15 +70,6 @@ function frames(tag: ProtoTag, p: Probe): Buffer[] {
   return out;
 }
 
-function reqPq(): Buffer {
-  const m = Buffer.alloc(40);
-  m.writeBigUInt64LE(7n << 32n, 8);
-  m.writeUInt32LE(20, 16);
-  m.writeUInt32LE(REQ_PQ_MULTI, 20);
-  randomBytes(16).copy(m, 24);
-  return m;
-}
-
 describe('ME pool', () => {
   const cleanup: (() => unknown)[] = [];
   after(async () => {
@@ -104,7 +95,7 @@ describe('ME pool', () => {
       assert.equal(leg.route, 'me');
       const body = randomBytes(64 + 4 * i);
       // First an auth-key request, then "encrypted" data, sent in odd pieces.
-      const wire = Buffer.concat([encodeFrame(tag, reqPq(), 0), encodeFrame(tag, body, 3)]);
+      const wire = Buffer.concat([encodeFrame(tag, buildReqPqMulti(undefined, 7n << 32n), 0), encodeFrame(tag, body, 3)]);
       leg.write(wire.subarray(0, 5));
       leg.write(wire.subarray(5));
       legs.push({ leg, p, tag, body });
@@ -225,7 +216,7 @@ describe('ME pool', () => {
         leg2 = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, p2.events).catch(() => undefined);
         return leg2 !== undefined;
       }, 8000, 'a new writer');
-      leg2!.write(encodeFrame('intermediate', reqPq()));
+      leg2!.write(encodeFrame('intermediate', buildReqPqMulti(undefined, 7n << 32n)));
       await waitUntil(() => frames('intermediate', p2).length > 0, 5000, 'an answer through the new writer');
       assert.equal(Buffer.from(frames('intermediate', p2)[0]!).readUInt32LE(20), RES_PQ);
     });

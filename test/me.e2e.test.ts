@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import {
-  REQ_PQ_MULTI,
+  buildReqPqMulti,
   RES_PQ,
   connectClient,
   fakeMeConfig,
@@ -68,22 +68,13 @@ function meConf(me: FakeMe): string {
   return fakeMeConfig({ '2': [{ host: '127.0.0.1', port: me.port }] }, 2);
 }
 
-function reqPq(): Buffer {
-  const m = Buffer.alloc(40);
-  m.writeBigUInt64LE(9n << 32n, 8);
-  m.writeUInt32LE(20, 16);
-  m.writeUInt32LE(REQ_PQ_MULTI, 20);
-  randomBytes(16).copy(m, 24);
-  return m;
-}
-
 async function client(edge: EdgeProcess, mode: 'classic' | 'secure' | 'tls', tag: ProtoTag): Promise<SimClient> {
   return connectClient({ host: '127.0.0.1', port: edge.port, mode, tag, secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
 }
 
 /** req_pq_multi -> resPQ, then an "encrypted" frame echoed back; returns that frame's body. */
 async function roundTrip(c: SimClient): Promise<Buffer> {
-  c.sendFrame(reqPq());
+  c.sendFrame(buildReqPqMulti());
   const a = await c.nextFrame(5000);
   assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
   const body = randomBytes(256 + 4 * Math.floor(Math.random() * 64));
@@ -231,7 +222,7 @@ describe('Middle-End mode, me2dc_fallback = false, ME refuses the secret', () =>
 
   test('clients are closed (not sent direct), and reconnects are bounded by back-off', async () => {
     const c = await client(edge, 'classic', 'intermediate');
-    c.sendFrame(reqPq());
+    c.sendFrame(buildReqPqMulti());
     const closed = await Promise.race([c.closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('hang'), 8000))]);
     assert.equal(closed, 'closed');
     assert.equal(dc.connections(), 0, 'nothing went direct');

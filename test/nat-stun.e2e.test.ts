@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  REQ_PQ_MULTI,
+  buildReqPqMulti,
   RES_PQ,
   connectClient,
   fakeMeConfig,
@@ -81,12 +81,7 @@ async function stopRig(r: Rig | undefined): Promise<void> {
 async function roundTrip(edge: EdgeProcess): Promise<void> {
   const c = await connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
   try {
-    const m = Buffer.alloc(40);
-    m.writeBigUInt64LE(9n << 32n, 8);
-    m.writeUInt32LE(20, 16);
-    m.writeUInt32LE(REQ_PQ_MULTI, 20);
-    randomBytes(16).copy(m, 24);
-    c.sendFrame(m);
+    c.sendFrame(buildReqPqMulti());
     const a = await c.nextFrame(8000);
     assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
   } finally {

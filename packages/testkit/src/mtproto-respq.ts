@@ -45,3 +45,16 @@ export function buildResPq(nonce: Uint8Array, nowSec = Math.floor(Date.now() / 1
   body.copy(msg, 20);
   return msg;
 }
+
+/**
+ * A client's first MTProto message: an unencrypted req_pq_multi (auth_key_id 0, msg_id, length,
+ * constructor, 16-byte nonce), as a client library sends it.
+ */
+export function buildReqPqMulti(nonce: Uint8Array = randomBytes(16), msgId: bigint = 9n << 32n): Buffer {
+  const m = Buffer.alloc(40);
+  m.writeBigUInt64LE(msgId, 8);
+  m.writeUInt32LE(20, 16);
+  m.writeUInt32LE(REQ_PQ_MULTI, 20);
+  Buffer.from(nonce).copy(m, 24);
+  return m;
+}

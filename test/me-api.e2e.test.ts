@@ -22,6 +22,7 @@ import {
   type SimClient,
 } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+import { meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
 const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const DOMAIN = 'front.example.com';
@@ -35,26 +36,8 @@ function withMinimalRuntime(toml: string): string {
 
 async function startMeEdge(dc: FakeDc, http: FakeMeHttp): Promise<EdgeProcess> {
   const apiPort = await freePort();
-  const general = [
-    `ad_tag = "${AD_TAG}"`,
-    `proxy_secret_url = "${http.secretUrl}"`,
-    `proxy_secret_path = "proxy-secret"`,
-    `proxy_config_v4_url = "${http.configUrl}"`,
-    `proxy_config_v4_cache_path = "cache/proxy-config-v4.txt"`,
-    `update_every = 300`,
-    `middle_proxy_pool_size = ${POOL_SIZE}`,
-    `me2dc_fallback = true`,
-    `me_keepalive_interval_secs = 1`,
-    `me_keepalive_jitter_secs = 0`,
-    `me_reconnect_backoff_base_ms = 300`,
-    `me_reconnect_backoff_cap_ms = 2000`,
-    `me_route_hybrid_max_wait_ms = 1500`,
-    `tg_connect = 3`,
-  ].join('\n');
-  const toml = edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS, generalToml: general }).replace(
-    'use_middle_proxy = false',
-    'use_middle_proxy = true',
-  );
+  const general = meGeneralToml(http, { adTag: AD_TAG, poolSize: POOL_SIZE, fallback: true, backoffCapMs: 2000 });
+  const toml = withMiddleProxy(edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS, generalToml: general }));
   return startEdge(withMinimalRuntime(toml), { apiPort });
 }
 

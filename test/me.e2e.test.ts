@@ -28,6 +28,7 @@ import {
   type SimClient,
 } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+import { meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
 const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const DOMAIN = 'front.example.com';
@@ -35,30 +36,11 @@ const alice = { name: 'alice', secretHex: randomSecretHex() };
 const WORKERS = 2;
 const POOL_SIZE = 4; // per process: 2 writers per worker per DC
 
-function meToml(http: FakeMeHttp, o: { fallback: boolean }): string {
-  return [
-    `ad_tag = "${AD_TAG}"`,
-    `proxy_secret_url = "${http.secretUrl}"`,
-    `proxy_secret_path = "proxy-secret"`,
-    `proxy_config_v4_url = "${http.configUrl}"`,
-    `proxy_config_v4_cache_path = "cache/proxy-config-v4.txt"`,
-    `update_every = 300`,
-    `middle_proxy_pool_size = ${POOL_SIZE}`,
-    `me2dc_fallback = ${o.fallback}`,
-    `me_keepalive_interval_secs = 1`,
-    `me_keepalive_jitter_secs = 0`,
-    `me_reconnect_backoff_base_ms = 300`,
-    `me_reconnect_backoff_cap_ms = 3000`,
-    `me_route_hybrid_max_wait_ms = 1500`,
-    `tg_connect = 3`,
-  ].join('\n');
-}
 
 async function startMeEdge(dc: FakeDc, http: FakeMeHttp, fallback: boolean): Promise<EdgeProcess> {
   const apiPort = await freePort();
-  const toml = edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS, generalToml: meToml(http, { fallback }) }).replace(
-    'use_middle_proxy = false',
-    'use_middle_proxy = true',
+  const toml = withMiddleProxy(
+    edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: WORKERS, generalToml: meGeneralToml(http, { adTag: AD_TAG, poolSize: POOL_SIZE, fallback }) }),
   );
   return startEdge(toml, { apiPort });
 }

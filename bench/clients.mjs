@@ -16,7 +16,7 @@
 //     holds them until stdin says "close", then prints {phase:'closed'}.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { holdIdle, out, waitBytes } from './client-common.mjs';
 import {
   TLS_CHANGE_CIPHER_SPEC,
   buildClientHello,
@@ -27,7 +27,6 @@ import {
 
 const job = JSON.parse(process.argv[2]);
 const secret = Buffer.from(job.secretHex, 'hex');
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -95,23 +94,6 @@ function handshake(first, localAddress) {
 const echoWire = (n) => (job.mode === 'ee' ? n + 5 * Math.max(1, Math.ceil(n / 16384)) : n);
 
 /** Resolves once `n` wire bytes came back on `sock` (after the handshake). */
-function waitBytes(sock, n) {
-  return new Promise((resolve, reject) => {
-    let got = 0;
-    const onData = (d) => {
-      got += d.length;
-      if (got >= n) {
-        sock.removeListener('data', onData);
-        sock.removeListener('close', onClose);
-        resolve();
-      }
-    };
-    const onClose = () => reject(new Error(`closed after ${got} of ${n} echoed bytes`));
-    sock.on('data', onData);
-    sock.once('close', onClose);
-    sock.resume();
-  });
-}
 
 async function bulk() {
   // dd: any bytes; ee: whole application-data records of 16 KiB.
@@ -177,33 +159,13 @@ async function idle() {
   const need = echoWire(first.length);
   const addrs = job.sourceAddrs ?? [undefined];
   fillPool(first, job.conns);
-  const socks = [];
-  let errors = 0;
-  let lastError = '';
-  let next = 0;
-  const opener = async () => {
-    while (next < job.conns) {
-      const i = next++;
-      try {
-        const s = await handshake(first, addrs[i % addrs.length]);
-        s.on('error', () => undefined);
-        await waitBytes(s, need);
-        s.pause();
-        socks.push(s);
-      } catch (err) {
-        errors++;
-        lastError = err.message;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: job.concurrency ?? 64 }, opener));
-  out({ phase: 'ready', open: socks.length, errors, lastError });
-  await new Promise((r) => {
-    createInterface({ input: process.stdin }).on('line', (l) => l === 'close' && r());
-    process.stdin.on('end', r);
+  await holdIdle(job.conns, job.concurrency ?? 64, async (i) => {
+    const s = await handshake(first, addrs[i % addrs.length]);
+    s.on('error', () => undefined);
+    await waitBytes(s, need);
+    s.pause();
+    return s;
   });
-  for (const s of socks) s.destroy();
-  out({ phase: 'closed' });
 }
 
 const run = { bulk, handshake: handshakes, idle }[job.kind];

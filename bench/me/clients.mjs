@@ -11,12 +11,11 @@
 //   {kind:'idle', port, secretHex, conns, concurrency, sourceAddrs}
 import net from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { holdIdle, out, waitBytes } from '../client-common.mjs';
 import { frameEncode, obf2Initiate } from '@mtedge/testkit';
 
 const job = JSON.parse(process.argv[2]);
 const secret = Buffer.from(job.secretHex, 'hex');
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** An MTProto-looking payload: non-zero auth_key_id, so nothing treats it as a handshake message. */
@@ -54,22 +53,6 @@ function connect(first, localAddress) {
 }
 
 /** Resolves once `n` bytes came back (any framing: the answer is not decrypted). */
-function waitBytes(sock, n) {
-  return new Promise((resolve, reject) => {
-    let got = 0;
-    const onData = (d) => {
-      got += d.length;
-      if (got >= n) {
-        sock.removeListener('data', onData);
-        sock.removeListener('close', onClose);
-        resolve();
-      }
-    };
-    const onClose = () => reject(new Error(`closed after ${got} of ${n} bytes`));
-    sock.on('data', onData);
-    sock.once('close', onClose);
-  });
-}
 
 // A 32-byte frame, no padding: its echo is at least 4 + 32 bytes in either mode.
 const FIRST = frameEncode('padded', payload(32), 0);
@@ -136,32 +119,12 @@ async function handshakes() {
 
 async function idle() {
   const addrs = job.sourceAddrs ?? [undefined];
-  const socks = [];
-  let errors = 0;
-  let lastError = '';
-  let next = 0;
-  const opener = async () => {
-    while (next < job.conns) {
-      const i = next++;
-      try {
-        const { sock } = await connect(FIRST, addrs[i % addrs.length]);
-        await waitBytes(sock, FIRST_ECHO);
-        sock.pause();
-        socks.push(sock);
-      } catch (err) {
-        errors++;
-        lastError = err.message;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: job.concurrency ?? 64 }, opener));
-  out({ phase: 'ready', open: socks.length, errors, lastError });
-  await new Promise((r) => {
-    createInterface({ input: process.stdin }).on('line', (l) => l === 'close' && r());
-    process.stdin.on('end', r);
+  await holdIdle(job.conns, job.concurrency ?? 64, async (i) => {
+    const { sock } = await connect(FIRST, addrs[i % addrs.length]);
+    await waitBytes(sock, FIRST_ECHO);
+    sock.pause();
+    return sock;
   });
-  for (const s of socks) s.destroy();
-  out({ phase: 'closed' });
 }
 
 const run = { bulk, handshake: handshakes, idle }[job.kind];

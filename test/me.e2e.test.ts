@@ -17,6 +17,7 @@ import {
   connectClient,
   fakeMeConfig,
   frameEncode,
+  FrameReader,
   obf2Initiate,
   startFakeDc,
   startFakeMe,
@@ -135,29 +136,77 @@ describe('Middle-End mode, me2dc_fallback = true', () => {
     assert.ok(c2.isClosed);
   });
 
-  test('a client that stops reading is cut once its backlog passes the cap; the shared link is not paused', async () => {
+  test('a client that stops reading is held, not cut: its requests stop, others flow, and it gets every answer once it reads', async () => {
     const { init, streams } = obf2Initiate({ tag: 'intermediate', dcId: 2, secret: Buffer.from(alice.secretHex, 'hex') });
     const sock = net.connect(edge.port, '127.0.0.1');
     await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
-    sock.pause(); // never read: the ME's answers pile up in the edge
-    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.pause(); // not reading: the ME's answers pile up toward us
+    let closedByEdge = false;
+    sock.once('close', () => (closedByEdge = true));
     sock.on('error', () => undefined);
     sock.write(init);
     const body = randomBytes(256 * 1024);
     body.writeBigUInt64LE(0x1122334455667788n, 0);
-    let sent = 0;
-    // Bounded: 64 MiB at most; the edge must cut the client long before.
-    const done = { v: false };
-    void closed.then(() => (done.v = true));
-    while (!done.v && sent < 64 * 1024 * 1024) {
+    let frames = 0;
+    let stalled = false;
+    // Bounded: 64 MiB at most. Kernel buffers on both paths absorb some MiB; then the edge must stop
+    // reading us, and our writes stop draining.
+    while (frames * body.length < 64 * 1024 * 1024 && !closedByEdge) {
       const ok = sock.write(streams.encrypt.update(frameEncode('intermediate', body)));
-      sent += body.length;
-      if (!ok) await Promise.race([new Promise((r) => sock.once('drain', r)), closed, new Promise((r) => setTimeout(r, 200))]);
+      frames++;
+      if (!ok) {
+        const drained = await Promise.race([new Promise<boolean>((r) => sock.once('drain', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 1500))]);
+        if (!drained) {
+          stalled = true;
+          break;
+        }
+      }
     }
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
-    assert.ok(done.v, `the slow reader was not cut after ${sent} bytes`);
-    await waitUntil(async () => (await events(edge, 'client_too_slow')).length > 0, 5000, 'client_too_slow event');
-    // Other clients on the same links are still served.
+    assert.ok(stalled, `the edge kept reading a client that reads nothing (${frames} frames of 256 KiB sent)`);
+    assert.equal(closedByEdge, false, 'the held client was cut');
+    // The shared ME links still serve everyone else.
+    const other = await client(edge, 'secure', 'padded');
+    await roundTrip(other);
+    other.destroy();
+    // Reading again: every request is answered, in order, byte for byte.
+    const reader = new FrameReader('intermediate');
+    let echoed = 0;
+    let bad = 0;
+    const all = new Promise<void>((resolve) => {
+      sock.on('data', (chunk: Buffer) => {
+        reader.push(streams.decrypt.update(chunk));
+        for (let f = reader.next(); f !== null; f = reader.next()) {
+          if (f.payload.length !== body.length || !Buffer.from(f.payload.subarray(0, 64)).equals(body.subarray(0, 64))) bad++;
+          if (++echoed === frames) resolve();
+        }
+      });
+    });
+    sock.resume();
+    await Promise.race([all, new Promise((_, j) => setTimeout(() => j(new Error(`${echoed} of ${frames} answers after resuming`)), 30_000))]);
+    assert.equal(bad, 0);
+    assert.equal((await events(edge, 'client_too_slow')).length, 0);
+    sock.destroy();
+  });
+
+  test('an ME that keeps pushing answers to a client that does not read: that client is cut at the cap, the others are not', async () => {
+    const { init, streams } = obf2Initiate({ tag: 'intermediate', dcId: 2, secret: Buffer.from(alice.secretHex, 'hex') });
+    const sock = net.connect(edge.port, '127.0.0.1');
+    await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.on('error', () => undefined);
+    sock.write(init);
+    const marker = randomBytes(64);
+    marker.writeBigUInt64LE(0x1122334455667788n, 0);
+    sock.write(streams.encrypt.update(frameEncode('intermediate', marker)));
+    await me.waitFor((m) => m.requests().some((r) => r.payload.subarray(0, 64).equals(marker)), 5000);
+    const connId = me.requests().find((r) => r.payload.subarray(0, 64).equals(marker))!.connId;
+    sock.pause();
+    // Far past the cap plus every kernel buffer on the way.
+    assert.ok(me.flood(connId, 48 * 1024 * 1024));
+    // A paused socket does not see the edge hang up: the event says it did, then reading shows it.
+    await waitUntil(async () => (await events(edge, 'client_too_slow')).length > 0, 20_000, 'client_too_slow event');
+    sock.resume();
+    await Promise.race([closed, new Promise((_, j) => setTimeout(() => j(new Error('the flooded client was not closed')), 10_000))]);
     const c = await client(edge, 'secure', 'padded');
     await roundTrip(c);
     c.destroy();

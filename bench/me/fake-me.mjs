@@ -5,6 +5,11 @@
 // Control: one line per command on stdin ("stats" | "quit"), JSON answers on stdout.
 import { createInterface } from 'node:readline';
 import { fakeMeConfig, startFakeMe, startFakeMeHttp } from '@mtedge/testkit';
+import { installMeAccelerators } from '@mtedge/dataplane';
+
+// The same native CRC32-C and in-place AES-CBC the edge uses: a slow peer would make the edge's
+// batches smaller and its CPU per byte higher than against a real middle proxy.
+installMeAccelerators();
 
 // Keep one recorded request only: the bench reads counters, and a long record would hold GBs.
 const me = await startFakeMe({ maxRecordedRequests: 1 });

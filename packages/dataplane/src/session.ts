@@ -43,8 +43,11 @@ export interface SessionTracker {
 }
 
 const TLS_SKEW_SECS = 1200;
-/** Bytes queued toward a client whose upstream cannot be paused (ME) before it is cut. */
-const MAX_UNPAUSABLE_BACKLOG = 4 * 1024 * 1024;
+/**
+ * Bytes queued toward a client whose upstream cannot be paused (ME) before it is cut: answers it
+ * asked for before its reads were held keep coming, and one slow reader must not hold them all.
+ */
+const MAX_UNPAUSABLE_BACKLOG = 16 * 1024 * 1024;
 const HTTP_PREFIXES = ['GET ', 'POST', 'HEAD', 'PUT ', 'OPTI', 'DELE', 'PATC', 'CONN', 'PRI '];
 
 type Phase = 'proxy' | 'prelude' | 'tls-inner' | 'connecting' | 'relay' | 'masked' | 'closed';
@@ -355,7 +358,7 @@ export class Session {
           drain: () => {
             if (this.upPaused) {
               this.upPaused = false;
-              this.socket.resume();
+              this.syncReading();
             }
           },
           end: () => this.socket.end(),
@@ -373,7 +376,7 @@ export class Session {
         st.inc(leg.route === 'me' ? C.core.current_connections_me : C.core.current_connections_direct);
         this.socket.setTimeout(s.relayIdleTimeoutMs, () => this.close());
         if (firstPlain) this.forwardUp(firstPlain);
-        if (this.phase === 'relay' && !this.upPaused) this.socket.resume();
+        if (this.phase === 'relay') this.syncReading();
         // Data that arrived while connecting sits in the TLS reader.
         if (this.tls && this.tlsReader!.buffered > 0) this.onClientData(Buffer.alloc(0));
         if (this.clientEnded && this.phase === 'relay') leg.end();
@@ -430,21 +433,32 @@ export class Session {
     st.addUserOctets(u.slot, 0, plain.length);
     const out = this.clientOut!.apply(plain);
     const ok = this.tls ? writeTlsRecords(this.socket, out) : this.socket.write(out);
-    // An ME link is shared: it cannot pause for one slow reader, so that reader's backlog is capped.
-    if (!ok && this.leg!.route === 'me' && this.socket.writableLength > MAX_UNPAUSABLE_BACKLOG) {
+    const shared = this.leg!.route === 'me';
+    if (!ok && shared && this.socket.writableLength > MAX_UNPAUSABLE_BACKLOG) {
       this.env.event('client_too_slow', `user=${u.name} ${this.clientIp} backlog=${this.socket.writableLength}`);
       this.close();
       return;
     }
     if (!ok && !this.downPaused) {
+      // A shared ME link cannot pause for one slow reader; holding this client's reads instead
+      // stops its requests, so the answers it cannot take stop coming.
       this.downPaused = true;
-      this.leg!.pause();
+      if (shared) this.syncReading();
+      else this.leg!.pause();
       this.socket.once('drain', () => {
         this.downPaused = false;
-        this.leg?.resume();
+        if (shared) this.syncReading();
+        else this.leg?.resume();
       });
     }
     this.checkQuota(plain.length);
+  }
+
+  /** Reads from the client stop while its upstream is full, or (ME) while it is slow to read. */
+  private syncReading(): void {
+    if (this.phase !== 'relay') return;
+    if (this.upPaused || (this.downPaused && this.leg?.route === 'me')) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Reading every worker's stripe costs a few loads; do it once per 64 KiB, not per chunk. */

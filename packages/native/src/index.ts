@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 
 /** An OpenSSL AES-256-CTR context owned by the addon (freed with the JS object). */
 export type NativeCtrContext = { readonly __brand: 'NativeCtrContext' };
+/** An OpenSSL AES-256-CBC context without padding (one direction), freed with the JS object. */
+export type NativeCbcContext = { readonly __brand: 'NativeCbcContext' };
 
 /** What the addon exports (see csrc/ for why each exists). */
 export interface NativeAddon {
@@ -14,6 +16,9 @@ export interface NativeAddon {
   ctrCreate(key: Uint8Array, iv: Uint8Array): NativeCtrContext;
   /** Transforms `bytes` in place with `a`, then with `b` when given. */
   ctrApply(a: NativeCtrContext, bytes: Uint8Array, b?: NativeCtrContext): void;
+  cbcCreate(key: Uint8Array, iv: Uint8Array, decrypt: boolean): NativeCbcContext;
+  /** Transforms `bytes` in place; a CBC context needs whole 16-byte blocks (RangeError otherwise). */
+  cipherApply(ctx: NativeCbcContext | NativeCtrContext, bytes: Uint8Array): void;
   /** CRC32-C with the SSE4.2 instruction; absent on CPUs without it. */
   crc32c?: (bytes: Uint8Array, start: number, end: number, prev: number) => number;
 }

@@ -30,6 +30,34 @@ test('in-place AES-256-CTR equals node:crypto over arbitrary splits, and chains 
   assert.throws(() => n.ctrCreate(randomBytes(16), i1), /32 bytes/);
 });
 
+test('in-place AES-256-CBC (no padding) equals node:crypto both ways over block-aligned splits', () => {
+  const n = nativeAddon();
+  for (let round = 0; round < 30; round++) {
+    const key = randomBytes(32);
+    const iv = randomBytes(16);
+    const data = randomBytes(16 * (1 + Math.floor(Math.random() * 4000)));
+    const ref = createCipheriv('aes-256-cbc', key, iv).setAutoPadding(false).update(data);
+    const enc = n.cbcCreate(key, iv, false);
+    const dec = n.cbcCreate(key, iv, true);
+    const out = Buffer.from(data);
+    for (let off = 0; off < out.length; ) {
+      const len = Math.min(out.length - off, 16 * (1 + Math.floor(Math.random() * 300)));
+      n.cipherApply(enc, out.subarray(off, off + len));
+      off += len;
+    }
+    assert.ok(out.equals(ref), `encrypt round ${round}`);
+    for (let off = 0; off < out.length; ) {
+      const len = Math.min(out.length - off, 16 * (1 + Math.floor(Math.random() * 300)));
+      n.cipherApply(dec, out.subarray(off, off + len));
+      off += len;
+    }
+    assert.ok(out.equals(data), `decrypt round ${round}`);
+  }
+  const ctx = n.cbcCreate(randomBytes(32), randomBytes(16), false);
+  assert.throws(() => n.cipherApply(ctx, Buffer.alloc(17)), RangeError);
+  assert.throws(() => n.cbcCreate(randomBytes(32), randomBytes(16), 'yes' as unknown as boolean), TypeError);
+});
+
 test('listening socket: dup keeps accepting after the original closes', async () => {
   const n = nativeAddon();
   const fd = n.listenTcp('127.0.0.1', 0, 16, false);

@@ -21,10 +21,24 @@ export interface DecodedFrame {
 /** `decode(buf)` returns the first frame in `buf`, or null when more bytes are needed. */
 export interface FrameDecoder {
   decode(buf: Buffer): DecodedFrame | null;
+  /**
+   * Bytes the frame starting at `buf[0]` takes in all (header + payload), or -1 while its header
+   * is incomplete (then `buf` holds fewer than 4 bytes). Throws like decode on a too-large frame.
+   */
+  frameLength(buf: Buffer): number;
 }
 
 class AbridgedDecoder implements FrameDecoder {
   constructor(private readonly maxFrame: number) {}
+  frameLength(buf: Buffer): number {
+    if (buf.length < 1) return -1;
+    const words = (buf[0] as number) & 0x7f;
+    if (words !== ABRIDGED_LONG_MARKER) return 1 + words * 4;
+    if (buf.length < 4) return -1;
+    const len = buf.readUIntLE(1, 3) * 4;
+    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
+    return 4 + len;
+  }
   decode(buf: Buffer): DecodedFrame | null {
     if (buf.length < 1) return null;
     const first = buf[0] as number;
@@ -45,6 +59,12 @@ class AbridgedDecoder implements FrameDecoder {
 
 class IntermediateDecoder implements FrameDecoder {
   constructor(private readonly maxFrame: number) {}
+  frameLength(buf: Buffer): number {
+    if (buf.length < 4) return -1;
+    const len = buf.readUInt32LE(0) & 0x7fffffff;
+    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
+    return 4 + len;
+  }
   decode(buf: Buffer): DecodedFrame | null {
     if (buf.length < 4) return null;
     const raw = buf.readUInt32LE(0);
@@ -117,6 +137,30 @@ export function encodeFrame(tag: ProtoTag, payload: Uint8Array, padLen?: number)
   const out = Buffer.allocUnsafe(header + len + pad);
   writeFrameHeader(out, 0, tag, len + pad);
   out.set(payload, header);
+  if (pad > 0) fillRandom(out, header + len, pad);
+  return out;
+}
+
+/** Bytes `frameInPlace` may write before the payload (the longest header). */
+export const FRAME_IN_PLACE_HEADROOM = 4;
+/** Bytes `frameInPlace` may write after the payload (padding). */
+export const FRAME_IN_PLACE_TAILROOM = 3;
+
+/**
+ * Frames `payload` without copying it: the header goes into the 1-4 bytes right before it and a
+ * padded frame's padding into the 0-3 bytes right after (0-3 random bytes is what the official
+ * proxy adds to what it sends a padded client). The caller must own those bytes (an
+ * RPC_PROXY_ANS payload has its conn_id before it and the packet's checked CRC after it).
+ * Returns the frame as a view over the same memory.
+ */
+export function frameInPlace(tag: ProtoTag, payload: Buffer): Buffer {
+  const len = payload.length;
+  const pad = tag === 'padded' ? (RANDOM_POOL[takeRandom(1)]! & FRAME_IN_PLACE_TAILROOM) : 0;
+  const header = frameHeaderLength(tag, len);
+  const start = payload.byteOffset - header;
+  if (start < 0 || payload.byteOffset + len + pad > payload.buffer.byteLength) throw new FrameFormatError('no room around the payload to frame it in place');
+  const out = Buffer.from(payload.buffer, start, header + len + pad);
+  writeFrameHeader(out, 0, tag, len + pad);
   if (pad > 0) fillRandom(out, header + len, pad);
   return out;
 }

@@ -8,6 +8,7 @@ export * from './faketls.js';
 export * from './framing.js';
 export * from './proxy-protocol.js';
 export * from './me-crc.js';
+export * from './me-cbc.js';
 export * from './me-rpc.js';
 export * from './me-kdf.js';
 export * from './me-config.js';

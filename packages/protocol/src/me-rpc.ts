@@ -134,12 +134,17 @@ export function decodeRpcPacket(buf: Buffer, crc: CrcKind, maxPacket: number = R
 }
 
 /**
- * Streaming reader with the sequence check: push plaintext chunks, pull packets. Copies only
- * when a packet spans chunks. The CRC kind switches after the handshake (`crc` is public).
+ * Streaming reader with the sequence check: push plaintext chunks, pull packets (views into the
+ * chunks). A packet that spans chunks is assembled from just the bytes it needs, so a partial
+ * packet never makes the next whole chunk get copied. The CRC kind switches after the handshake
+ * (`crc` is public).
  */
 export class RpcPacketReader {
   crc: CrcKind = 'crc32';
   private buf: Buffer = Buffer.alloc(0);
+  /** Chunks behind `buf`, not yet looked at. */
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
   private expected: number;
 
   constructor(
@@ -150,26 +155,36 @@ export class RpcPacketReader {
   }
 
   get buffered(): number {
-    return this.buf.length;
+    return this.buf.length + this.queued;
   }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.buf.length === 0 && this.queue.length === 0) {
+      this.buf = chunk;
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
   }
 
   /** Removes and returns the unparsed bytes (the link switches from plaintext to AES here). */
   take(): Buffer {
-    const b = this.buf;
+    const all = this.queue.length === 0 ? this.buf : Buffer.concat([this.buf, ...this.queue]);
     this.buf = Buffer.alloc(0);
-    return b;
+    this.queue.length = 0;
+    this.queued = 0;
+    return all;
   }
 
   /** Next packet, or null when more bytes are needed. Throws MeProtocolError on any violation. */
   next(): RpcPacket | null {
     for (;;) {
       const r = decodeRpcPacket(this.buf, this.crc, this.maxPacket);
-      if (r === null) return null;
+      if (r === null) {
+        if (!this.refill()) return null;
+        continue;
+      }
       this.buf = this.buf.subarray(r.consumed);
       if (r.kind === 'pad') continue;
       if (r.packet.seq !== this.expected) {
@@ -178,6 +193,34 @@ export class RpcPacketReader {
       this.expected++;
       return r.packet;
     }
+  }
+
+  /**
+   * Moves queued bytes behind `buf`: the next chunk when `buf` is empty, else only what completes
+   * the length word or the packet `buf` starts (its length was validated by the decode that
+   * asked for more). False when nothing is queued.
+   */
+  private refill(): boolean {
+    if (this.queue.length === 0) return false;
+    if (this.buf.length === 0) {
+      this.buf = this.queue.shift()!;
+      this.queued -= this.buf.length;
+      return true;
+    }
+    const want = this.buf.length < 4 ? 4 : this.buf.readUInt32LE(0);
+    const parts = [this.buf];
+    let have = this.buf.length;
+    while (have < want && this.queue.length > 0) {
+      const c = this.queue[0]!;
+      const n = Math.min(c.length, want - have);
+      if (n === c.length) this.queue.shift();
+      else this.queue[0] = c.subarray(n);
+      this.queued -= n;
+      parts.push(n === c.length ? c : c.subarray(0, n));
+      have += n;
+    }
+    this.buf = Buffer.concat(parts, have);
+    return true;
   }
 }
 
@@ -315,6 +358,8 @@ export interface ProxyReqHeader {
 }
 
 const PROXY_REQ_FIXED = 4 + 4 + 8 + 16 + 4 + 16 + 4;
+/** Where the flags word sits in an RPC_PROXY_REQ header (after the op), for header templates. */
+export const PROXY_REQ_FLAGS_AT = 4;
 // TL_PROXY_TAG + TL string of 16 bytes (length byte, bytes, 3 zero bytes).
 const AD_TAG_EXTRA = 4 + 1 + 16 + 3;
 

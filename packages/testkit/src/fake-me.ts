@@ -28,6 +28,7 @@ import {
   encodeSimpleAck,
   meSessionKeys,
   parseIpv4,
+  parseIpv6,
   proxySecretKeySelect,
   renderProxyMultiConf,
   type MeEndpoint,
@@ -109,6 +110,11 @@ export interface FakeMe {
   ping(): void;
   /** Sends RPC_PROXY_ANS for a conn id nobody asked about (to see RPC_CLOSE_CONN come back). */
   answerUnknown(connId: bigint): void;
+  /**
+   * Pushes `bytes` of unrequested RPC_PROXY_ANS (64 KiB each) to `connId` on the link that
+   * carries it, as an ME that keeps answering a client that stopped asking; false if unknown.
+   */
+  flood(connId: bigint, bytes: number): boolean;
   waitFor(pred: (me: FakeMe) => boolean, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -118,6 +124,8 @@ interface LinkState {
   readonly socket: Socket;
   readonly stream: MeRpcStream;
   stage: 'nonce' | 'handshake' | 'data';
+  /** Answers collected while one inbound chunk is processed, sent as one batch after it. */
+  batch: Buffer[] | undefined;
 }
 
 class FakeMeImpl implements FakeMe {
@@ -179,6 +187,15 @@ class FakeMeImpl implements FakeMe {
     for (const l of this.live) if (l.stage === 'data') this.send(l, encodeProxyAns(0, connId, Buffer.alloc(8)));
   }
 
+  flood(connId: bigint, bytes: number): boolean {
+    const l = [...this.live].find((x) => x.stage === 'data' && x.rec.connIds.has(connId));
+    if (!l) return false;
+    const body = randomBytes(64 * 1024);
+    body.writeBigUInt64LE(0x1122334455667788n, 0);
+    for (let sent = 0; sent < bytes; sent += body.length) this.send(l, encodeProxyAns(0, connId, body));
+    return true;
+  }
+
   waitFor(pred: (me: FakeMe) => boolean, timeoutMs: number): Promise<void> {
     return this.waiters.waitFor(() => pred(this), timeoutMs, 'fake ME condition');
   }
@@ -201,7 +218,7 @@ class FakeMeImpl implements FakeMe {
       this.waiters.notify();
       return;
     }
-    const l: LinkState = { rec, socket, stream: new MeRpcStream(), stage: 'nonce' };
+    const l: LinkState = { rec, socket, stream: new MeRpcStream(), stage: 'nonce', batch: undefined };
     const secret = this.wrongSecret ? Buffer.concat([this.secret.subarray(0, 4), randomBytes(this.secret.length - 4)]) : this.secret;
     this.live.add(l);
     socket.setNoDelay(true);
@@ -209,10 +226,12 @@ class FakeMeImpl implements FakeMe {
       try {
         if (this.drop) throw new MeProtocolError('MTE_ERR_ME_HANDSHAKE', 'dropped');
         l.stream.push(chunk);
+        l.batch = [];
         for (let p = l.stream.next(); p !== null; p = l.stream.next()) {
           if (this.stall) continue;
           this.onPacket(l, p.seq, p.body, secret);
         }
+        this.flushBatch(l);
       } catch (err) {
         rec.failure = err instanceof Error ? err.message : String(err);
         socket.destroy();
@@ -234,11 +253,16 @@ class FakeMeImpl implements FakeMe {
       if (n.schema !== RPC_CRYPTO_AES || n.keySelect !== proxySecretKeySelect(secret)) throw new Error('nonce: wrong schema or key_select');
       const mine = randomBytes(16);
       l.socket.write(l.stream.encode(encodeRpcNonce({ keySelect: n.keySelect, schema: RPC_CRYPTO_AES, ts: Math.floor(Date.now() / 1000), nonce: mine })));
-      const local = parseIpv4(l.socket.localAddress?.replace(/^::ffff:/, '') ?? '') ?? Buffer.alloc(4);
-      const remote = parseIpv4(this.o.natPeerIp ?? l.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '') ?? Buffer.alloc(4);
+      const local = parseIpv4(l.socket.localAddress?.replace(/^::ffff:/, '') ?? '');
+      const remote = parseIpv4(this.o.natPeerIp ?? l.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+      // The KDF takes IPv4 addresses when both ends have one, else both IPv6 ones.
+      const ips =
+        local && remote
+          ? { srvIp4: local, cltIp4: remote }
+          : { srvIp6: parseIpv6(l.socket.localAddress ?? '') ?? Buffer.alloc(16), cltIp6: parseIpv6(l.socket.remoteAddress ?? '') ?? Buffer.alloc(16) };
       l.stream.startCrypto(
         meSessionKeys(
-          { nonceSrv: mine, nonceClt: n.nonce, cltTs: n.ts, srvIp4: local, cltIp4: remote, srvPort: l.socket.localPort ?? 0, cltPort: l.socket.remotePort ?? 0, secret },
+          { nonceSrv: mine, nonceClt: n.nonce, cltTs: n.ts, ...ips, srvPort: l.socket.localPort ?? 0, cltPort: l.socket.remotePort ?? 0, secret },
           'server',
         ),
       );
@@ -292,7 +316,15 @@ class FakeMeImpl implements FakeMe {
 
   private send(l: LinkState, body: Buffer): void {
     if (this.stall || l.socket.destroyed) return;
-    l.socket.write(l.stream.encode(body, this.badCrc ? 0x5a5a5a5a : 0));
+    if (l.batch !== undefined && !this.badCrc) l.batch.push(body);
+    else l.socket.write(l.stream.encode(body, this.badCrc ? 0x5a5a5a5a : 0));
+  }
+
+  private flushBatch(l: LinkState): void {
+    const b = l.batch;
+    l.batch = undefined;
+    if (b === undefined || b.length === 0 || this.stall || l.socket.destroyed) return;
+    l.socket.write(l.stream.encodeBatch(b));
   }
 }
 
@@ -302,16 +334,22 @@ export async function startFakeMe(o: FakeMeOptions = {}): Promise<FakeMe> {
   return me;
 }
 
-/** Serves `/proxy-secret` (binary) and `/proxy-multi.conf` (text) with Content-Length bodies. */
+/**
+ * Serves `/proxy-secret` (binary), `/proxy-multi.conf` and `/proxy-config-v6` (text, as
+ * getProxyConfig and getProxyConfigV6) with Content-Length bodies.
+ */
 export interface FakeMeHttp {
   readonly host: string;
   readonly port: number;
   readonly secretUrl: string;
   readonly configUrl: string;
+  readonly configV6Url: string;
   /** Bytes served at /proxy-secret; change to rotate. */
   secret: Buffer;
   /** Body served at /proxy-multi.conf. */
   config: string;
+  /** Body served at /proxy-config-v6; 404 while undefined. */
+  configV6: string | undefined;
   /** Status code for every request while set (e.g. 500). */
   failWith: number | undefined;
   requests(): number;
@@ -322,17 +360,18 @@ export function fakeMeConfig(dcs: Readonly<Record<string, readonly MeEndpoint[]>
   return renderProxyMultiConf({ dcs, defaultDc });
 }
 
-export async function startFakeMeHttp(o: { secret: Buffer; config: string; host?: string }): Promise<FakeMeHttp> {
+export async function startFakeMeHttp(o: { secret: Buffer; config: string; configV6?: string; host?: string }): Promise<FakeMeHttp> {
   const host = o.host ?? '127.0.0.1';
   let count = 0;
-  const state = { secret: o.secret, config: o.config, failWith: undefined as number | undefined };
+  const state = { secret: o.secret, config: o.config, configV6: o.configV6, failWith: undefined as number | undefined };
   const server: HttpServer = createHttpServer((req, res) => {
     count++;
     if (state.failWith !== undefined) {
       res.writeHead(state.failWith, { 'content-length': 0 }).end();
       return;
     }
-    const body = req.url === '/proxy-secret' ? state.secret : req.url === '/proxy-multi.conf' ? Buffer.from(state.config) : undefined;
+    const text = req.url === '/proxy-multi.conf' ? state.config : req.url === '/proxy-config-v6' ? state.configV6 : undefined;
+    const body = req.url === '/proxy-secret' ? state.secret : text !== undefined ? Buffer.from(text) : undefined;
     if (body === undefined) {
       res.writeHead(404, { 'content-length': 0 }).end();
       return;
@@ -344,15 +383,19 @@ export async function startFakeMeHttp(o: { secret: Buffer; config: string; host?
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('fake ME HTTP has no TCP address');
   const port = addr.port;
+  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     host,
     port,
-    secretUrl: `http://${host}:${port}/proxy-secret`,
-    configUrl: `http://${host}:${port}/proxy-multi.conf`,
+    secretUrl: `${origin}/proxy-secret`,
+    configUrl: `${origin}/proxy-multi.conf`,
+    configV6Url: `${origin}/proxy-config-v6`,
     get secret() { return state.secret; },
     set secret(v: Buffer) { state.secret = v; },
     get config() { return state.config; },
     set config(v: string) { state.config = v; },
+    get configV6() { return state.configV6; },
+    set configV6(v: string | undefined) { state.configV6 = v; },
     get failWith() { return state.failWith; },
     set failWith(v: number | undefined) { state.failWith = v; },
     requests: () => count,

@@ -3,7 +3,7 @@
  * of the listening sockets, and applies what the supervisor pushes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AcceptLoop, RoutedUpstream, type WorkerSettings, installCrcAccelerator } from '@mtedge/dataplane';
+import { AcceptLoop, RoutedUpstream, type WorkerSettings, installMeAccelerators } from '@mtedge/dataplane';
 import { WorkerStats } from '@mtedge/stats';
 import { WORKER_PROTOCOL_VERSION, assertNever, type SupervisorToWorker, type WorkerBoot, type WorkerToSupervisor } from '../shared/messages.js';
 
@@ -31,7 +31,7 @@ function event(eventType: string, context: string): void {
 }
 
 async function main(): Promise<void> {
-  installCrcAccelerator();
+  installMeAccelerators();
   if (boot.protocolVersion !== WORKER_PROTOCOL_VERSION) throw new Error(`worker protocol ${boot.protocolVersion} != ${WORKER_PROTOCOL_VERSION}`);
   const stats = new WorkerStats(boot.stats, boot.workerIndex);
   let current: WorkerSettings = boot.settings;

@@ -3,4 +3,4 @@ export * from './writer.js';
 export * from './pool.js';
 export * from './me-upstream.js';
 export * from './routed-upstream.js';
-export * from './crc-accelerator.js';
+export * from './accelerators.js';

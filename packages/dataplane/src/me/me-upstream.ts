@@ -1,13 +1,19 @@
 /**
  * The Middle-End route behind the Upstream seam. A leg unframes the client's plaintext stream
- * (its own transport: abridged / intermediate / padded), sends one RPC_PROXY_REQ per frame over a
- * shared writer, and frames every RPC_PROXY_ANS back in the client's transport. Quick-acks become
- * the raw 4-byte form the client expects; RPC_CLOSE_EXT ends the client.
+ * (its own transport: abridged / intermediate / padded), queues one RPC_PROXY_REQ per frame on a
+ * shared writer (which sends everything queued in one turn as one write), and frames every
+ * RPC_PROXY_ANS back in the client's transport where it lies. Quick-acks become the raw 4-byte
+ * form the client expects; RPC_CLOSE_EXT ends the client.
  */
 import {
   DEFAULT_MAX_FRAME,
+  ME_FLAG_NOT_ENCRYPTED,
+  ME_FLAG_QUICKACK,
   createFrameDecoder,
   encodeFrame,
+  FRAME_IN_PLACE_HEADROOM,
+  FRAME_IN_PLACE_TAILROOM,
+  frameInPlace,
   ipv4Mapped,
   parseIpv4,
   parseIpv6,
@@ -37,12 +43,21 @@ function ip16(ip: string): Buffer {
   return parseIpv6(ip) ?? Buffer.alloc(16);
 }
 
+/** An ANS payload framed where it lies (the conn_id before it, the CRC after); copied only if not. */
+function frameAnswer(tag: ProtoTag, payload: Buffer): Buffer {
+  const room = payload.byteOffset >= FRAME_IN_PLACE_HEADROOM && payload.byteOffset + payload.length + FRAME_IN_PLACE_TAILROOM <= payload.buffer.byteLength;
+  return room ? frameInPlace(tag, payload) : encodeFrame(tag, payload);
+}
+
 class MeLeg implements UpstreamLeg, MeBinding {
   readonly route = 'me' as const;
   private readonly decoder: FrameDecoder;
+  /** The start of a frame whose end has not come in yet (a view; the chunk is ours). */
   private pending: Buffer = Buffer.alloc(0);
-  private readonly clientIp: Buffer;
   private readonly adTag: Buffer | undefined;
+  /** This client's RPC_PROXY_REQ header; each frame only changes the flags word. */
+  private readonly template: Buffer;
+  private readonly baseFlags: number;
   private closed = false;
 
   constructor(
@@ -53,9 +68,20 @@ class MeLeg implements UpstreamLeg, MeBinding {
     private readonly events: UpstreamLegEvents,
   ) {
     this.decoder = createFrameDecoder(req.tag, DEFAULT_MAX_FRAME);
-    this.clientIp = ip16(req.clientIp);
     const tag = req.user.adTag;
     this.adTag = tag !== undefined && /^[0-9a-fA-F]{32}$/.test(tag) ? Buffer.from(tag, 'hex') : undefined;
+    // PAD for padded clients as telemt sends it (the official proxy leaves it out; MEs take both).
+    this.baseFlags = proxyReqFlags(req.tag, { hasAdTag: this.adTag !== undefined, quickAck: false, notEncrypted: false, padFlag: true });
+    this.template = Buffer.allocUnsafe(proxyReqHeaderLength(this.adTag !== undefined));
+    writeProxyReqHeader(this.template, 0, {
+      flags: this.baseFlags,
+      connId,
+      clientIp: ip16(req.clientIp),
+      clientPort: req.clientPort,
+      proxyIp: writer.ourIp16,
+      proxyPort: pool.current.publicPort,
+      adTag: this.adTag,
+    });
   }
 
   private get tag(): ProtoTag {
@@ -64,41 +90,27 @@ class MeLeg implements UpstreamLeg, MeBinding {
 
   write(plain: Buffer): boolean {
     if (this.closed) return false;
-    this.pending = this.pending.length === 0 ? plain : Buffer.concat([this.pending, plain]);
-    const bodies: Buffer[][] = [];
-    let bytes = 0;
+    if (this.writer.state !== 'ready') return false;
+    let ok = true;
     try {
-      for (let f = this.decoder.decode(this.pending); f !== null; f = this.decoder.decode(this.pending)) {
-        this.pending = this.pending.subarray(f.consumed);
-        const p = f.payload;
-        // auth_key_id 0 marks an unencrypted (auth-key creation) message; the ME routes it apart.
-        const notEncrypted = p.length >= 8 && p.readBigUInt64LE(0) === 0n;
-        // PAD for padded clients as telemt sends it (the official proxy leaves it out; MEs take both).
-        const flags = proxyReqFlags(this.tag, { hasAdTag: this.adTag !== undefined, quickAck: f.quickAck, notEncrypted, padFlag: true });
-        const hdr = Buffer.allocUnsafe(proxyReqHeaderLength(this.adTag !== undefined));
-        writeProxyReqHeader(hdr, 0, {
-          flags,
-          connId: this.connId,
-          clientIp: this.clientIp,
-          clientPort: this.req.clientPort,
-          proxyIp: this.writer.ourIp16,
-          proxyPort: this.pool.current.publicPort,
-          adTag: this.adTag,
-        });
-        const body = p.subarray(0, p.length & ~3);
-        bytes += body.length;
-        bodies.push([hdr, body]);
+      let rest = plain;
+      // Complete a pending frame with just the bytes it still needs, so the rest of the chunk is
+      // never copied.
+      while (this.pending.length > 0 && rest.length > 0) {
+        const need = this.decoder.frameLength(this.pending);
+        const n = Math.min((need < 0 ? 4 : need) - this.pending.length, rest.length);
+        this.pending = Buffer.concat([this.pending, rest.subarray(0, n)]);
+        rest = rest.subarray(n);
+        ok = this.sendFrames() && ok;
+      }
+      if (rest.length > 0) {
+        this.pending = rest;
+        ok = this.sendFrames() && ok;
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return false;
     }
-    // Keep only what a partial frame needs, not the whole chunk it came in.
-    if (this.pending.length > 0 && this.pending.byteOffset > 0) this.pending = Buffer.from(this.pending);
-    if (bodies.length === 0) return true;
-    const sent = this.writer.state === 'ready';
-    const ok = this.writer.sendBodies(bodies, true);
-    if (sent) this.pool.noteRequests(bodies.length, bytes, this.adTag !== undefined);
     if (!ok) {
       if (this.writer.state !== 'ready') return false;
       this.pool.waitDrain(this);
@@ -106,11 +118,32 @@ class MeLeg implements UpstreamLeg, MeBinding {
     return ok;
   }
 
+  /** Queues every whole frame at the start of `pending`; false when the writer pushes back. */
+  private sendFrames(): boolean {
+    let ok = true;
+    let frames = 0;
+    let bytes = 0;
+    for (let f = this.decoder.decode(this.pending); f !== null; f = this.decoder.decode(this.pending)) {
+      this.pending = this.pending.subarray(f.consumed);
+      const p = f.payload;
+      let flags = this.baseFlags;
+      // auth_key_id 0 marks an unencrypted (auth-key creation) message; the ME routes it apart.
+      if (p.length >= 8 && p.readUInt32LE(0) === 0 && p.readUInt32LE(4) === 0) flags |= ME_FLAG_NOT_ENCRYPTED;
+      if (f.quickAck) flags |= ME_FLAG_QUICKACK;
+      const body = p.subarray(0, p.length & ~3);
+      ok = this.writer.sendProxyReq(this.template, flags >>> 0, body) && ok;
+      frames++;
+      bytes += body.length;
+    }
+    if (frames > 0) this.pool.noteRequests(frames, bytes, this.adTag !== undefined);
+    return ok;
+  }
+
   onMessage(m: MeMessage): void {
     if (this.closed) return;
     switch (m.type) {
       case 'proxy_ans':
-        if (m.payload.length > 0) this.events.data(encodeFrame(this.tag, m.payload));
+        if (m.payload.length > 0) this.events.data(frameAnswer(this.tag, m.payload));
         return;
       case 'simple_ack':
         this.events.data(quickAckBytes(this.tag, m.confirm));

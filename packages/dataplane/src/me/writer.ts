@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import {
   MeProtocolError,
   MeRpcStream,
+  PROXY_REQ_FLAGS_AT,
   RPC_CRYPTO_AES,
   RPCF_USE_CRC32C,
   decodeMeMessage,
@@ -27,6 +28,9 @@ import {
 } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
+
+/** A link carries many clients: senders are told to wait only past this much unsent (bytes). */
+const LINK_HIGH_WATER = 256 * 1024;
 
 /** The official client refuses an ME nonce whose clock is further off than this (seconds). */
 const NONCE_SKEW_SECS = 30;
@@ -100,6 +104,26 @@ export class MeWriter {
   private readonly myTs = Math.floor(Date.now() / 1000);
   private timer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
+  // Packets queued in this turn of the event loop, flushed together (one encryption pass, one
+  // write) from setImmediate: a proxy-req header template + flags + payload, or a whole body.
+  private readonly qTpl: (Buffer | undefined)[] = [];
+  private readonly qFlags: number[] = [];
+  private readonly qBody: Buffer[] = [];
+  private readonly qLen: number[] = [];
+  private qBytes = 0;
+  private flushing: NodeJS.Immediate | undefined;
+  /** A sender was told to wait: it gets a drain even if the flush itself fits the socket. */
+  private owesDrain = false;
+  private readonly flushBound = (): void => this.flush();
+  private readonly fillBound = (i: number, out: Buffer, at: number): void => {
+    const tpl = this.qTpl[i];
+    if (tpl !== undefined) {
+      tpl.copy(out, at);
+      out.writeUInt32LE(this.qFlags[i]!, at + PROXY_REQ_FLAGS_AT);
+      at += tpl.length;
+    }
+    this.qBody[i]!.copy(out, at);
+  };
 
   constructor(
     readonly o: MeWriterOptions,
@@ -108,7 +132,10 @@ export class MeWriter {
     this.socket = net.connect({ host: o.endpoint.host, port: o.endpoint.port, noDelay: true });
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('data', (d: Buffer) => this.onData(d));
-    this.socket.on('drain', () => this.events.drain(this));
+    this.socket.on('drain', () => {
+      this.owesDrain = false;
+      this.events.drain(this);
+    });
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
       const code = this.state === 'connecting' ? 'MTE_ERR_ME_CONNECT' : 'MTE_ERR_ME_CLOSED';
       this.close(new MeWriterError(code, `ME ${this.label}: ${err.code ?? err.message}`, { cause: err }));
@@ -132,7 +159,7 @@ export class MeWriter {
 
   /** False while the socket's buffer is over its high-water mark. */
   get writable(): boolean {
-    return this.state === 'ready' && !this.socket.writableNeedDrain;
+    return this.state === 'ready' && this.socket.writableLength + this.qBytes < LINK_HIGH_WATER;
   }
 
   private bump(counter: number): void {
@@ -243,15 +270,62 @@ export class MeWriter {
   }
 
   /**
-   * Sends data packets; `expectAnswer` arms the stall watchdog. Returns the socket's
-   * backpressure state (false = wait for the drain event).
+   * Queues whole message bodies (multiples of 4 bytes); `expectAnswer` arms the stall watchdog.
+   * Returns the link's backpressure state (false = wait for the drain event).
    */
-  sendBodies(bodies: readonly (Buffer | readonly Buffer[])[], expectAnswer: boolean): boolean {
+  sendBodies(bodies: readonly Buffer[], expectAnswer: boolean): boolean {
     if (this.state !== 'ready' || bodies.length === 0) return false;
+    for (const b of bodies) this.enqueue(undefined, 0, b);
+    return this.queued(expectAnswer);
+  }
+
+  /**
+   * Queues one RPC_PROXY_REQ: `template` is the client's header (its flags word is overwritten
+   * with `flags`), `payload` the frame, a view that must stay unchanged until the flush (this
+   * turn of the event loop). Same return as sendBodies.
+   */
+  sendProxyReq(template: Buffer, flags: number, payload: Buffer): boolean {
+    if (this.state !== 'ready') return false;
+    this.enqueue(template, flags, payload);
+    return this.queued(true);
+  }
+
+  private enqueue(tpl: Buffer | undefined, flags: number, body: Buffer): void {
+    const n = (tpl?.length ?? 0) + body.length;
+    this.qTpl.push(tpl);
+    this.qFlags.push(flags);
+    this.qBody.push(body);
+    this.qLen.push(n);
+    this.qBytes += n;
+  }
+
+  private queued(expectAnswer: boolean): boolean {
     const now = Date.now();
     if (expectAnswer && this.awaitingSince === undefined) this.awaitingSince = now;
     this.lastTxAt = now;
-    return this.socket.write(this.stream.encodeBatch(bodies));
+    this.flushing ??= setImmediate(this.flushBound);
+    const ok = this.socket.writableLength + this.qBytes < LINK_HIGH_WATER;
+    if (!ok) this.owesDrain = true;
+    return ok;
+  }
+
+  private flush(): void {
+    this.flushing = undefined;
+    if (this.state !== 'ready' || this.qLen.length === 0) return this.clearQueue();
+    const out = this.stream.encodeMany(this.qLen, this.fillBound);
+    this.clearQueue();
+    if (this.socket.write(out) && this.owesDrain) {
+      this.owesDrain = false;
+      this.events.drain(this);
+    }
+  }
+
+  private clearQueue(): void {
+    this.qTpl.length = 0;
+    this.qFlags.length = 0;
+    this.qBody.length = 0;
+    this.qLen.length = 0;
+    this.qBytes = 0;
   }
 
   /** Owed an answer for over half the stall budget: do not give it new clients. */
@@ -271,8 +345,11 @@ export class MeWriter {
     this.state = 'closed';
     if (this.timer) clearTimeout(this.timer);
     if (this.tick) clearInterval(this.tick);
+    if (this.flushing) clearImmediate(this.flushing);
     this.timer = undefined;
     this.tick = undefined;
+    this.flushing = undefined;
+    this.clearQueue();
     this.socket.destroy();
     this.events.closed(this, err);
   }

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { crc32, crc32c, rpcCrc, useCrcAccelerator } from '@mtedge/protocol';
-import { installCrcAccelerator } from './crc-accelerator.js';
+import { createCbc, crc32, crc32c, rpcCrc, useCbcAccelerator, useCrcAccelerator } from '@mtedge/protocol';
+import { installMeAccelerators } from './accelerators.js';
 
 test('accelerated CRC32 and CRC32-C equal the table code on random ranges and chains', () => {
   useCrcAccelerator({});
@@ -13,7 +13,7 @@ test('accelerated CRC32 and CRC32-C equal the table code on random ranges and ch
     const prev = Math.floor(Math.random() * 2 ** 32);
     return { buf, start, end, prev, c: crc32(buf, start, end, prev), cc: crc32c(buf, start, end, prev), r: rpcCrc('crc32c', buf, start, end) };
   });
-  const used = installCrcAccelerator();
+  const used = installMeAccelerators();
   try {
     assert.equal(used.crc32c, 'native', 'the native CRC32-C is available on this machine');
     for (const s of samples) {
@@ -24,6 +24,30 @@ test('accelerated CRC32 and CRC32-C equal the table code on random ranges and ch
     assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
     assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
   } finally {
+    useCrcAccelerator({});
+  }
+});
+
+test('the native in-place AES-256-CBC equals node:crypto for the same key stream, both directions', () => {
+  useCbcAccelerator(undefined);
+  const key = randomBytes(32);
+  const iv = randomBytes(16);
+  const plain = randomBytes(16 * 700);
+  const viaNode = Buffer.from(plain);
+  const e1 = createCbc(key, iv, false);
+  for (let o = 0; o < viaNode.length; o += 16 * 70) e1.apply(viaNode.subarray(o, o + 16 * 70));
+  const used = installMeAccelerators();
+  try {
+    assert.equal(used.cbc, 'native');
+    const viaNative = Buffer.from(plain);
+    const e2 = createCbc(key, iv, false);
+    for (let o = 0; o < viaNative.length; o += 16 * 35) e2.apply(viaNative.subarray(o, o + 16 * 35));
+    assert.ok(viaNative.equals(viaNode));
+    const d = createCbc(key, iv, true);
+    d.apply(viaNative);
+    assert.ok(viaNative.equals(plain));
+  } finally {
+    useCbcAccelerator(undefined);
     useCrcAccelerator({});
   }
 });

@@ -6,6 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { MePool, MeUpstream, MeUnavailableError, type CompiledUser, type MeWorkerSettings, type UpstreamLegEvents, type UpstreamLeg } from '@mtedge/dataplane';
 import { createFrameDecoder, encodeFrame, type ProtoTag } from '@mtedge/protocol';
 import { buildReqPqMulti, RES_PQ, startFakeMe, type FakeMe } from '@mtedge/testkit';
@@ -33,6 +34,7 @@ function settings(me: FakeMe, over: Partial<MeWorkerSettings> = {}): MeWorkerSet
     natIp: undefined,
     publicPort: 443,
     drainTtlMs: 2000,
+    hardswap: true,
     ...over,
   };
 }
@@ -58,6 +60,23 @@ function probe(): Probe {
   };
   return p;
 }
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** One client's round trip: an 8-byte frame out, the fake ME's echo back. */
+async function echoes(leg: UpstreamLeg, p: Probe, fill: number): Promise<void> {
+  const before = frames('intermediate', p).length;
+  leg.write(encodeFrame('intermediate', Buffer.alloc(8, fill)));
+  await waitUntil(() => frames('intermediate', p).length > before, 3000, 'an echo');
+}
+
+const sentTo = (me: FakeMe, fill: number): boolean => me.requests().some((r) => r.payload.length === 8 && r.payload[0] === fill);
 
 function frames(tag: ProtoTag, p: Probe): Buffer[] {
   const dec = createFrameDecoder(tag);
@@ -146,10 +165,10 @@ describe('ME pool', () => {
     assert.ok(pool.snapshot().length === 2);
   });
 
-  it('a new generation drains the old writers: old clients stay, new ones go to new writers', async () => {
+  it('hardswap = false: a new generation drains the old writers at once, old clients stay, new ones go to new writers', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
-    const s1 = settings(me, { poolSize: 1 });
+    const s1 = settings(me, { poolSize: 1, hardswap: false });
     const pool = new MePool(s1, () => undefined);
     cleanup.push(() => pool.close());
     const up = new MeUpstream(pool);
@@ -166,6 +185,105 @@ describe('ME pool', () => {
     old.destroy();
     await me.waitFor((m) => m.links().filter((l) => l.open).length === 1, 3000);
     assert.equal(p2.closed, undefined);
+  });
+
+  it('hardswap: new clients stay on the old generation until the new one is warm, then move; old clients drain', async () => {
+    const oldMe = await startFakeMe();
+    const newMe = await startFakeMe();
+    cleanup.push(() => oldMe.close(), () => newMe.close());
+    // The new ME refuses handshakes until we let it: the new generation cannot get warm.
+    newMe.wrongSecret = true;
+    const s1 = settings(oldMe, { poolSize: 1, endpoints: { '2': [{ host: oldMe.host, port: oldMe.port }] } });
+    const s2 = settings(newMe, { poolSize: 1, generation: 'g2', endpoints: { '2': [{ host: newMe.host, port: newMe.port }] } });
+    const events: string[] = [];
+    const pool = new MePool(s1, (t, c) => events.push(`${t} ${c}`));
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    const conn = (port: number, p: Probe): Promise<UpstreamLeg> => up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: port }, p.events);
+    const p1 = probe();
+    const c1 = await conn(1, p1);
+    await echoes(c1, p1, 1);
+
+    pool.update(s2);
+    assert.ok(events.some((e) => e.startsWith('me_generation_warming generation=2')));
+    let g = pool.status().generations;
+    assert.equal(g.active.seq, 1);
+    assert.equal(g.warm?.seq, 2);
+    await newMe.waitFor((m) => m.connections() >= 1, 3000);
+    // Warming: a new client still binds to the old generation, which serves it.
+    const p2 = probe();
+    const c2 = await conn(2, p2);
+    await echoes(c2, p2, 2);
+    assert.ok(sentTo(oldMe, 2) && !sentTo(newMe, 2));
+    assert.ok(pool.snapshot().some((w) => w.generation === 1 && !w.draining && w.state === 'ready'));
+    assert.ok(!events.some((e) => e.startsWith('me_generation_applied')));
+
+    // The new ME comes up: the swap happens, new clients go to the new generation.
+    newMe.wrongSecret = false;
+    await waitUntil(() => pool.status().generations.warm === undefined, 8000, 'the swap');
+    g = pool.status().generations;
+    assert.equal(g.active.seq, 2);
+    assert.deepEqual(g.draining.map((d) => d.seq), [1]);
+    assert.ok(events.some((e) => e.startsWith('me_generation_applied generation=2')));
+    const p3 = probe();
+    const c3 = await conn(3, p3);
+    await echoes(c3, p3, 3);
+    assert.ok(sentTo(newMe, 3) && !sentTo(oldMe, 3));
+    // Old clients keep working on the draining writer; it closes once they are gone.
+    assert.deepEqual(pool.snapshot().filter((w) => w.generation === 1).map((w) => w.draining), [true]);
+    await echoes(c1, p1, 4);
+    await echoes(c2, p2, 5);
+    assert.ok(sentTo(oldMe, 4) && sentTo(oldMe, 5));
+    c1.destroy();
+    c2.destroy();
+    await oldMe.waitFor((m) => m.links().every((l) => !l.open), 3000);
+    assert.equal(p1.closed, undefined);
+    assert.equal(p3.closed, undefined);
+    assert.deepEqual(pool.status().generations.draining, []);
+  });
+
+  it('hardswap: a dead new endpoint never takes service away; the pending swap is reported', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const dead = await closedPort();
+    const s1 = settings(me, { poolSize: 1 });
+    const pool = new MePool(s1, () => undefined);
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    pool.warmUp();
+    await waitUntil(() => pool.snapshot().filter((w) => w.state === 'ready').length === 2, 3000, 'DC 1 and 2 ready');
+    const before = Date.now();
+    pool.update({ ...s1, generation: 'g2', endpoints: { ...s1.endpoints, '2': [{ host: '127.0.0.1', port: dead }] } });
+    // DC 1 gets warm in the new generation, DC 2 cannot: the swap waits, quarantining the dead endpoint.
+    await waitUntil(() => pool.status().dcs.some((d) => d.quarantined.some((q) => q.endpoint === `127.0.0.1:${dead}`)), 3000, 'the dead endpoint quarantined');
+    await waitUntil(() => pool.snapshot().some((w) => w.warm && w.dc === 1 && w.state === 'ready'), 3000, 'new DC 1 writer');
+    const g = pool.status().generations;
+    assert.equal(g.active.seq, 1);
+    assert.equal(g.warm?.seq, 2);
+    assert.ok(g.warmSinceMs !== undefined && g.warmSinceMs >= before && g.warmSinceMs <= Date.now());
+    assert.ok(pool.hasReadyWriter(2));
+    const p = probe();
+    const leg = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p.events);
+    await echoes(leg, p, 7);
+    leg.destroy();
+    // The config goes back to the generation in force: the pending one is dropped.
+    pool.update(s1);
+    assert.equal(pool.status().generations.warm, undefined);
+    assert.ok(pool.snapshot().every((w) => !w.warm && w.generation === 1));
+  });
+
+  it('hardswap: a generation whose writers never came up is replaced at once', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const dead = await closedPort();
+    const s1 = settings(me, { poolSize: 1, endpoints: { '2': [{ host: '127.0.0.1', port: dead }] } });
+    const pool = new MePool(s1, () => undefined);
+    cleanup.push(() => pool.close());
+    pool.warmUp();
+    pool.update(settings(me, { poolSize: 1, generation: 'g2' }));
+    assert.equal(pool.status().generations.warm, undefined, 'nothing to lose: no warm-up wait');
+    assert.equal(pool.status().generations.active.seq, 2);
+    assert.ok(await pool.acquire(2), 'the new generation serves');
   });
 
   it('a stalled ME closes its clients promptly and new clients find no writer', async () => {

@@ -31,6 +31,7 @@ function meSettings(me: FakeMe, deadPort: number, over: Partial<MeWorkerSettings
     natIp: undefined,
     publicPort: 443,
     drainTtlMs: 2000,
+    hardswap: true,
     ...over,
   };
 }
@@ -96,7 +97,8 @@ describe('RoutedUpstream ME status', () => {
     // The dead DC comes back (same endpoint table, a live port): the reroute is no longer active.
     settings = { me: meSettings(me, me.port, { generation: 'g2' }) } as unknown as WorkerSettings;
     up.settingsChanged();
-    assert.equal(reader.total(C.pool.pool_swap_total), 1);
+    // Hardswap: the new generation takes over once its writers are up.
+    await waitUntil(() => reader.total(C.pool.pool_swap_total) === 1, 5000, 'swap once the new generation is warm');
     await waitUntil(() => up.status().reroutes.every((r) => !r.active), 5000, 'reroute clears');
     await waitUntil(() => reader.total(C.pool.pool_drain_active) === 0, 5000, 'old generation drained');
   });

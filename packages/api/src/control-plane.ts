@@ -71,6 +71,8 @@ export interface MeWriterView {
   readonly bound_clients: number;
   /** Generation hash of the inputs this writer was made for. */
   readonly generation: string;
+  /** Of the generation warming for a hardswap and not taking new clients (yet). */
+  readonly warm: boolean;
   readonly started_at_ms: number;
   readonly ready_at_ms: number | undefined;
   readonly idle_ms: number;
@@ -116,6 +118,29 @@ export interface MeInputsView {
   readonly key_select_hex: string;
 }
 
+/**
+ * The pools' generations (hardswap), summed over the workers that answered. Numbers are the
+ * supervisor's sequence of input generations (1 = first loaded), as MeInputsView.generation_seq;
+ * 0 = none.
+ */
+export interface MeGenerationsView {
+  /** general.hardswap as the workers run it. */
+  readonly hardswap_enabled: boolean;
+  /** The generation new clients bind to (the oldest any worker still binds to). */
+  readonly active: number;
+  readonly active_id: string | undefined;
+  /** The newest generation the pools hold: the warming one while a swap is pending, else the active one. */
+  readonly warm: number;
+  /** The generation warming and waiting to be swapped in; 0 = no swap pending. */
+  readonly pending: number;
+  /** When the pending swap began (earliest over the workers). */
+  readonly pending_since_ms: number | undefined;
+  /** Older generations whose writers still drain. */
+  readonly draining: readonly number[];
+  /** Generation hash -> number, for every generation a writer belongs to. */
+  readonly seq_of: Readonly<Record<string, number>>;
+}
+
 export interface MeStatusSnapshot {
   readonly generated_at_ms: number;
   /** ME start-up as the supervisor sees it (input load, then writers). */
@@ -143,6 +168,7 @@ export interface MeStatusSnapshot {
   readonly kdf_errors_ewma_per_min: number;
   /** Whether clients get an ad tag at all (general.ad_tag or any user's). */
   readonly ad_tag_configured: boolean;
+  readonly generations: MeGenerationsView;
 }
 
 /** One STUN server's last probe. */

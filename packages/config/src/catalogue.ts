@@ -83,7 +83,7 @@ export const TELEMT_KEYS: readonly CatalogueEntry[] = [
   { path: "general.beobachten_minutes", type: "u64", telemtDefault: "10", hotReload: false, status: 'ignored' },
   { path: "general.beobachten_flush_secs", type: "u64", telemtDefault: "15", hotReload: false, status: 'ignored' },
   { path: "general.beobachten_file", type: "String", telemtDefault: "\"cache/beobachten.txt\"", hotReload: false, status: 'ignored' },
-  { path: "general.hardswap", type: "bool", telemtDefault: "true", hotReload: true, status: 'accepted' },
+  { path: "general.hardswap", type: "bool", telemtDefault: "true", hotReload: true, status: 'supported' },
   { path: "general.me_warmup_stagger_enabled", type: "bool", telemtDefault: "true", hotReload: false, status: 'accepted' },
   { path: "general.me_warmup_step_delay_ms", type: "u64", telemtDefault: "500", hotReload: false, status: 'accepted' },
   { path: "general.me_warmup_step_jitter_ms", type: "u64", telemtDefault: "300", hotReload: false, status: 'accepted' },

@@ -74,6 +74,7 @@ export function resolveConfig(doc: PlainTable): EdgeConfig {
     me_reconnect_backoff_cap_ms: num(g, 'me_reconnect_backoff_cap_ms', 30000),
     me_route_hybrid_max_wait_ms: num(g, 'me_route_hybrid_max_wait_ms', 3000),
     me_pool_drain_ttl_secs: num(g, 'me_pool_drain_ttl_secs', 90),
+    hardswap: bool(g, 'hardswap', true),
   };
 
   const ipv4 = bool(net, 'ipv4', true);

@@ -128,6 +128,7 @@ export const KEY_SCHEMAS: Record<string, JsonSchema> = {
   'general.me_reconnect_backoff_cap_ms': int(10, 3_600_000),
   'general.me_route_hybrid_max_wait_ms': int(0, 600_000),
   'general.me_pool_drain_ttl_secs': int(0, 86_400),
+  'general.hardswap': bool(),
   'general.tg_connect': int(1, 3600),
   'general.log_level': oneOf(['debug', 'verbose', 'normal', 'silent', 'info', 'warn', 'error']),
   'general.update_every': int(1, U64),

@@ -54,6 +54,8 @@ export interface GeneralConfig {
   readonly me_route_hybrid_max_wait_ms: number;
   /** Writers of a replaced ME generation are closed after this long. */
   readonly me_pool_drain_ttl_secs: number;
+  /** A new ME generation takes new clients only once warm (else: immediate cut-over). */
+  readonly hardswap: boolean;
 }
 
 export interface ListenerConfig {

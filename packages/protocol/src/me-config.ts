@@ -5,7 +5,7 @@
  * usable endpoint is refused so a broken download cannot wipe a good table.
  */
 import { MeProtocolError } from './me-rpc.js';
-import { parseIpv4, parseIpv6 } from './ip.js';
+import { formatIpv6, parseIpv4, parseIpv6 } from './ip.js';
 
 export const PROXY_CONFIG_MAX_BYTES = 1 << 20;
 const MAX_ENDPOINTS = 4096;
@@ -23,14 +23,18 @@ export interface ProxyMultiConfig {
   readonly skippedLines: number;
 }
 
+/**
+ * `a.b.c.d:port` or `[v6]:port` (getProxyConfigV6 writes `proxy_for 2 [2001:67c:4e8:f002::d]:80;`).
+ * IPv6 hosts come back in RFC 5952 form, so one address spelled two ways is one endpoint.
+ */
 function parseEndpoint(s: string): MeEndpoint | undefined {
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([0-9.]+):(\d{1,5})$/.exec(s);
   if (!m) return undefined;
-  const host = m[1]!;
   const port = Number(m[2]);
   if (!(port > 0 && port < 65536)) return undefined;
-  if (s.startsWith('[') ? parseIpv6(host) === undefined : parseIpv4(host) === undefined) return undefined;
-  return { host, port };
+  if (!s.startsWith('[')) return parseIpv4(m[1]!) === undefined ? undefined : { host: m[1]!, port };
+  const v6 = parseIpv6(m[1]!);
+  return v6 === undefined ? undefined : { host: formatIpv6(v6), port };
 }
 
 export function parseProxyMultiConf(text: string): ProxyMultiConfig {
@@ -68,7 +72,7 @@ export function parseProxyMultiConf(text: string): ProxyMultiConfig {
   return { dcs, defaultDc, skippedLines: skipped };
 }
 
-/** Renders a config the parser reads back (fake ME server, caches written by tests). */
+/** Renders a config the parser reads back (fake ME server, caches written by tests); IPv6 hosts bracketed. */
 export function renderProxyMultiConf(c: { readonly dcs: Readonly<Record<string, readonly MeEndpoint[]>>; readonly defaultDc?: number | undefined }): string {
   const lines: string[] = [];
   if (c.defaultDc !== undefined) lines.push(`default ${c.defaultDc};`);

@@ -3,11 +3,14 @@
  * and its cache file as the fallback. A good download rewrites the cache atomically. Refreshed
  * every `general.update_every` seconds; a new table is applied only when it parses and every DC
  * that had endpoints still has some, otherwise the last good one stays and an event says why.
+ * With IPv6 on, getProxyConfigV6 is loaded the same way beside it and merged per network.prefer;
+ * its failure never blocks the v4 table (an event and a warning say why).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseProxyMultiConf, validateProxySecret, type ProxyMultiConfig } from '@mtedge/protocol';
+import { parseProxyMultiConf, validateProxySecret, type MeEndpoint, type ProxyMultiConfig } from '@mtedge/protocol';
 import type { EdgeConfig } from '@mtedge/config';
 import { ME_DEFAULTS, defaultStallTimeoutMs, type MeWorkerSettings } from '@mtedge/dataplane';
 
@@ -28,6 +31,23 @@ export interface MeInputs {
   readonly loadedAtMs: number;
   /** Server clock minus ours, from the Date header of the secret download (seconds). */
   readonly dateSkewSecs: number | undefined;
+  /**
+   * IPv6 on and getProxyConfigV6 loaded (now, or kept from an earlier load when this one failed):
+   * `config` is then the merge of `v4Config` and this (mergeMeTables).
+   */
+  readonly v6?: MeTableInputs | undefined;
+  /** The v4 table before the merge; absent when `config` is it. */
+  readonly v4Config?: ProxyMultiConfig | undefined;
+  /** The family preference the merge used. */
+  readonly prefer?: 4 | 6 | undefined;
+}
+
+/** One proxy-multi.conf table and where it came from. */
+export interface MeTableInputs {
+  readonly config: ProxyMultiConfig;
+  readonly from: 'url' | 'cache';
+  /** The URL when downloaded, else the cache file path. */
+  readonly source: string;
 }
 
 /** One clock-skew observation from a download's Date header. */
@@ -42,7 +62,7 @@ const MAX_SKEW_SAMPLES = 128;
 
 export class MeConfigError extends Error {
   constructor(
-    readonly code: 'MTE_ERR_ME_SECRET_UNAVAILABLE' | 'MTE_ERR_ME_CONFIG_UNAVAILABLE',
+    readonly code: 'MTE_ERR_ME_SECRET_UNAVAILABLE' | 'MTE_ERR_ME_CONFIG_UNAVAILABLE' | 'MTE_ERR_ME_CONFIG_V6_UNAVAILABLE',
     message: string,
   ) {
     super(message);
@@ -90,10 +110,55 @@ function decodeSecret(b: Buffer): Buffer {
   return s;
 }
 
+type Interfaces = ReturnType<typeof os.networkInterfaces>;
+
+/** A global unicast IPv6 (2000::/3) on a non-internal interface: the host can route IPv6 at all. */
+export function hasGlobalIpv6(ifs: Interfaces): boolean {
+  for (const list of Object.values(ifs)) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv6' && !a.internal && /^[23][0-9a-f]{0,3}:/i.test(a.address)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether the ME loads getProxyConfigV6. `[network] ipv6` as written; undefined means auto (the
+ * TOML loader resolves an omitted key to false, as telemt does, so auto only comes from configs
+ * built in code): on when this host has a global IPv6 address. Interfaces only, no probe goes out,
+ * so the answer is the same on every refresh of a host that keeps its addresses.
+ */
+export function meIpv6Enabled(network: EdgeConfig['network'], ifs: () => Interfaces = os.networkInterfaces): boolean {
+  return network.ipv6 ?? hasGlobalIpv6(ifs());
+}
+
+/**
+ * One endpoint list per DC from the v4 and v6 tables. The pool spreads a DC's writer slots over
+ * its list (slot i -> endpoints[i % n]) and only steps to another entry when one fails, so the
+ * other family listed after the preferred one would still carry a share of the writers. `prefer`
+ * therefore decides per DC: a DC the preferred family's table lists gets only those endpoints; a
+ * DC only the other table lists gets the other family's. Same for the default DC.
+ */
+export function mergeMeTables(v4: ProxyMultiConfig, v6: ProxyMultiConfig | undefined, prefer: 4 | 6): ProxyMultiConfig {
+  if (v6 === undefined) return v4;
+  const [first, second] = prefer === 6 ? [v6, v4] : [v4, v6];
+  const dcs: Record<string, readonly MeEndpoint[]> = {};
+  for (const t of [second, first]) {
+    for (const [dc, eps] of Object.entries(t.dcs)) if (eps.length > 0) dcs[dc] = eps;
+  }
+  return { dcs, defaultDc: first.defaultDc ?? second.defaultDc, skippedLines: v4.skippedLines + v6.skippedLines };
+}
+
+/** DCs `prev` had endpoints for and `next` has none: a table that lost them is refused. */
+const lostDcs = (prev: ProxyMultiConfig, next: ProxyMultiConfig): string[] => Object.keys(prev.dcs).filter((dc) => (next.dcs[dc]?.length ?? 0) === 0);
+
 export class MeConfigSource {
   private last: MeInputs | undefined;
   private timer: NodeJS.Timeout | undefined;
   private general: EdgeConfig['general'];
+  private network: EdgeConfig['network'];
+  /** Why the last IPv6 table load failed; undefined after a good one (or with IPv6 off). */
+  v6Error: string | undefined;
   /** Load attempts (start + refreshes) and the last failure, for the initialization view. */
   attempts = 0;
   lastError: string | undefined;
@@ -104,8 +169,12 @@ export class MeConfigSource {
     config: EdgeConfig,
     private readonly baseDir: string,
     private readonly event: (type: string, context: string) => void,
+    /** Operator-facing warnings (the IPv6 table failing while v4 serves). */
+    private readonly warn: (message: string) => void = () => undefined,
+    private readonly interfaces: () => Interfaces = os.networkInterfaces,
   ) {
     this.general = config.general;
+    this.network = config.network;
   }
 
   get current(): MeInputs | undefined {
@@ -125,6 +194,7 @@ export class MeConfigSource {
 
   setConfig(config: EdgeConfig): void {
     this.general = config.general;
+    this.network = config.network;
   }
 
   private path(p: string): string {
@@ -156,25 +226,59 @@ export class MeConfigSource {
     }
   }
 
-  private async loadConfig(): Promise<{ config: ProxyMultiConfig; from: 'url' | 'cache'; source: string }> {
-    const g = this.general;
-    const cache = this.path(g.proxy_config_v4_cache_path);
+  /** URL first (a body that parses rewrites the cache), then the cache; never a body that does not parse. */
+  private async loadTable(url: string, cachePath: string, what: string, code: MeConfigError['code']): Promise<MeTableInputs> {
+    const cache = this.path(cachePath);
     let why = '';
-    if (g.proxy_config_v4_url !== '') {
+    if (url !== '') {
       try {
-        const body = await fetchBody(g.proxy_config_v4_url, MAX_CONFIG_BODY);
+        const body = await fetchBody(url, MAX_CONFIG_BODY);
         const config = parseProxyMultiConf(body.toString('utf8'));
         await writeAtomic(cache, body).catch((err: Error) => this.event('me_cache_write_failed', `${cache}: ${err.message}`));
-        return { config, from: 'url', source: g.proxy_config_v4_url };
+        return { config, from: 'url', source: url };
       } catch (err) {
-        why = `${g.proxy_config_v4_url}: ${(err as Error).message}`;
+        why = `${url}: ${(err as Error).message}`;
       }
     }
     try {
       return { config: parseProxyMultiConf(await readFile(cache, 'utf8')), from: 'cache', source: cache };
     } catch (err) {
-      throw new MeConfigError('MTE_ERR_ME_CONFIG_UNAVAILABLE', `proxy-multi.conf unavailable (${why || 'no URL'}; cache ${cache}: ${(err as Error).message})`);
+      throw new MeConfigError(code, `${what} unavailable (${why || 'no URL'}; cache ${cache}: ${(err as Error).message})`);
     }
+  }
+
+  private loadConfig(): Promise<MeTableInputs> {
+    const g = this.general;
+    return this.loadTable(g.proxy_config_v4_url, g.proxy_config_v4_cache_path, 'proxy-multi.conf', 'MTE_ERR_ME_CONFIG_UNAVAILABLE');
+  }
+
+  private loadV6(): Promise<MeTableInputs> {
+    const g = this.general;
+    return this.loadTable(g.proxy_config_v6_url, g.proxy_config_v6_cache_path, 'proxy-config-v6', 'MTE_ERR_ME_CONFIG_V6_UNAVAILABLE');
+  }
+
+  /**
+   * The IPv6 table in force after this load: the new one, or the last good one when the new one
+   * failed or would drop a DC it covered (v4 serves on regardless).
+   */
+  private pickV6(loaded: MeTableInputs | Error): MeTableInputs | undefined {
+    const kept = this.last?.v6;
+    let why: string;
+    if (loaded instanceof Error) {
+      why = loaded.message;
+    } else {
+      const lost = kept ? lostDcs(kept.config, loaded.config) : [];
+      if (lost.length === 0) {
+        this.v6Error = undefined;
+        return loaded;
+      }
+      why = `new proxy-config-v6 drops every endpoint of DC ${lost.join(',')}`;
+    }
+    this.v6Error = why;
+    const now = kept ? `keeping the IPv6 table from ${kept.source}` : 'IPv4 endpoints only';
+    this.event(loaded instanceof Error ? 'me_config_v6_unavailable' : 'me_config_v6_rejected', `${why}; ${now}`);
+    this.warn(`Middle-End IPv6 table not applied, ${now}: ${why}`);
+    return kept;
   }
 
   /**
@@ -185,18 +289,28 @@ export class MeConfigSource {
     this.attempts++;
     this.lastAttemptMs = Date.now();
     let s: Awaited<ReturnType<MeConfigSource['loadSecret']>>;
-    let c: Awaited<ReturnType<MeConfigSource['loadConfig']>>;
+    let c: MeTableInputs;
+    let v6r: MeTableInputs | Error | undefined;
+    const v6On = meIpv6Enabled(this.network, this.interfaces);
     try {
-      [s, c] = await Promise.all([this.loadSecret(), this.loadConfig()]);
+      [s, c, v6r] = await Promise.all([
+        this.loadSecret(),
+        this.loadConfig(),
+        v6On ? this.loadV6().catch((err: Error) => err) : undefined,
+      ]);
     } catch (err) {
       this.lastError = (err as Error).message;
       throw err;
     }
     this.lastError = undefined;
-    const generation = createHash('sha256').update(s.secret).update(JSON.stringify(c.config.dcs)).update(String(c.config.defaultDc)).digest('hex');
+    if (!v6On) this.v6Error = undefined;
+    const v6 = v6r === undefined ? undefined : this.pickV6(v6r);
+    const prefer = this.network.prefer;
+    const merged = mergeMeTables(c.config, v6?.config, prefer);
+    const generation = createHash('sha256').update(s.secret).update(JSON.stringify(merged.dcs)).update(String(merged.defaultDc)).digest('hex');
     const next: MeInputs = {
       secret: s.secret,
-      config: c.config,
+      config: merged,
       generation,
       secretFrom: s.from,
       configFrom: c.from,
@@ -204,10 +318,11 @@ export class MeConfigSource {
       configSource: c.source,
       loadedAtMs: Date.now(),
       dateSkewSecs: s.skew,
+      ...(v6 && { v6, v4Config: c.config, prefer }),
     };
     const prev = this.last;
     if (prev) {
-      const lost = Object.keys(prev.config.dcs).filter((dc) => (next.config.dcs[dc]?.length ?? 0) === 0);
+      const lost = lostDcs(prev.config, next.config);
       if (lost.length > 0) {
         this.event('me_config_rejected', `new proxy-multi.conf drops every endpoint of DC ${lost.join(',')}; keeping generation ${prev.generation.slice(0, 12)}`);
         return prev;
@@ -215,7 +330,8 @@ export class MeConfigSource {
       if (prev.generation === next.generation) return prev;
     }
     this.last = next;
-    this.event('me_config_loaded', `generation=${generation.slice(0, 12)} dcs=${Object.keys(next.config.dcs).length} secret=${s.from} config=${c.from}`);
+    const v6Note = !v6On ? 'off' : v6 ? `${v6.from} prefer=${prefer}` : 'unavailable';
+    this.event('me_config_loaded', `generation=${generation.slice(0, 12)} dcs=${Object.keys(next.config.dcs).length} secret=${s.from} config=${c.from} v6=${v6Note}`);
     return next;
   }
 
@@ -292,5 +408,6 @@ export function buildMeSettings(config: EdgeConfig, m: MeInputs, workers: number
     natIp: g.middle_proxy_nat_ip,
     publicPort,
     drainTtlMs: g.me_pool_drain_ttl_secs * 1000,
+    hardswap: g.hardswap,
   };
 }

@@ -10,6 +10,7 @@ import type {
   ControlPlane,
   EventsView,
   MeDcView,
+  MeGenerationsView,
   MeStatusSnapshot,
   MeWriterView,
   NatStunView,
@@ -18,7 +19,7 @@ import type {
   StartupComponent,
 } from '@mtedge/api';
 import { loadConfigFile, parseConfigText, writeFileAtomic, type ConfigSnapshot, type EdgeConfig } from '@mtedge/config';
-import { buildWorkerSettings, type WorkerSettings } from '@mtedge/dataplane';
+import { buildWorkerSettings, type MeWorkerStatus, type WorkerSettings } from '@mtedge/dataplane';
 import { nativeAddon, type NativeAddon } from '@mtedge/native';
 import { C, StatsReader, createSharedStats, replayGeometry, type CountersSnapshot, type UserRuntimeSnapshot } from '@mtedge/stats';
 import { proxySecretKeySelect } from '@mtedge/protocol';
@@ -221,7 +222,7 @@ export class Supervisor implements ControlPlane {
    */
   private async startMe(cfg: EdgeConfig): Promise<void> {
     if (!cfg.general.use_middle_proxy) return;
-    this.me = new MeConfigSource(cfg, dirname(this.configPath), (t, c) => this.recordEvent(t, c));
+    this.me = new MeConfigSource(cfg, dirname(this.configPath), (t, c) => this.recordEvent(t, c), (m) => this.log.warn(m));
     // The public IPv4 for the KDF, learned while the inputs download; a configured
     // middle_proxy_nat_ip (or stun_use = false) keeps the prober idle.
     this.stun = new StunProber({
@@ -540,6 +541,7 @@ export class Supervisor implements ControlPlane {
           degraded: w.degraded,
           bound_clients: w.clients,
           generation: w.generation,
+          warm: w.warm,
           started_at_ms: w.startedAtMs,
           ready_at_ms: w.readyAtMs,
           idle_ms: w.idleMs,
@@ -574,7 +576,8 @@ export class Supervisor implements ControlPlane {
           },
         };
       });
-    const anyReady = writers.some((w) => w.state === 'ready' && !w.draining);
+    const generations = this.meGenerationsView(replies.replies, writers, cfg.general.hardswap);
+    const anyReady = writers.some((w) => w.state === 'ready' && !w.draining && !w.warm);
     if (anyReady && this.meFirstReadyAt === undefined) this.meFirstReadyAt = now;
     let status: MeStatusSnapshot['status'];
     let stage: string;
@@ -629,6 +632,37 @@ export class Supervisor implements ControlPlane {
       first_ready_at_ms: this.meFirstReadyAt,
       kdf_errors_ewma_per_min: this.kdfRate(now),
       ad_tag_configured: cfg.general.ad_tag !== undefined || userTags,
+      generations,
+    };
+  }
+
+  /**
+   * The workers' pool generations in the supervisor's numbering (generationSeq), so that every
+   * worker, and a restarted one, agrees with /v1/stats/me-writers. Older generations are numbered
+   * first when first seen together.
+   */
+  private meGenerationsView(replies: ReadonlyMap<number, MeWorkerStatus | undefined>, writers: readonly MeWriterView[], hardswap: boolean): MeGenerationsView {
+    const pools = [...replies.values()].flatMap((st) => (st?.pool ? [st.pool.generations] : []));
+    // A generation without endpoints (inputs not loaded yet) has no writers: number 0.
+    const seq = (g: { id: string; dcs: number } | undefined): number => (g === undefined || g.dcs === 0 ? 0 : this.generationSeq(g.id));
+    const draining = new Set<number>();
+    for (const p of pools) for (const d of p.draining) draining.add(seq(d));
+    const actives = pools.map((p) => seq(p.active)).filter((n) => n > 0);
+    const warms = pools.map((p) => seq(p.warm)).filter((n) => n > 0);
+    const since = pools.flatMap((p) => (p.warm && p.warmSinceMs !== undefined ? [p.warmSinceMs] : []));
+    const active = actives.length > 0 ? Math.min(...actives) : 0;
+    const pending = warms.length > 0 ? Math.max(...warms) : 0;
+    const seqOf: Record<string, number> = {};
+    for (const w of writers) if (w.generation !== '' && seqOf[w.generation] === undefined) seqOf[w.generation] = this.generationSeq(w.generation);
+    return {
+      hardswap_enabled: hardswap,
+      active,
+      active_id: Object.keys(seqOf).find((id) => seqOf[id] === active) ?? pools.find((p) => seq(p.active) === active)?.active.id,
+      warm: Math.max(active, pending, ...actives),
+      pending,
+      pending_since_ms: since.length > 0 ? Math.min(...since) : undefined,
+      draining: [...draining].filter((n) => n > 0).sort((a, b) => a - b),
+      seq_of: seqOf,
     };
   }
 

@@ -6,7 +6,8 @@
  * Definitions mtedge uses where the contract leaves room:
  * - summary coverage_pct: DCs with at least one ready writer / DCs with endpoints * 100;
  * - per-DC available_pct: ready writers / configured writers * 100;
- * - "alive" = ready and not draining; "fresh" = alive and of the generation in force.
+ * - "alive" = ready, not draining and not warming (takes new clients); "fresh" = alive and of the
+ *   generation in force (the pools' active one; before the first status, the inputs' one).
  */
 import type { CountersSnapshot } from '@mtedge/stats';
 import type { MeDcView, MeStatusSnapshot, MeWriterView } from '../control-plane.js';
@@ -14,7 +15,7 @@ import type { MeDcView, MeStatusSnapshot, MeWriterView } from '../control-plane.
 const pct = (n: number, d: number): number => (d > 0 ? Math.round((Math.min(n, d) / d) * 10000) / 100 : 0);
 const secs = (ms: number): number => Math.floor(ms / 1000);
 
-const alive = (w: MeWriterView): boolean => w.state === 'ready' && !w.draining;
+const alive = (w: MeWriterView): boolean => w.state === 'ready' && !w.draining && !w.warm;
 
 /** Contract writer id: unique over workers (each worker numbers its writers from 1). */
 export const contractWriterId = (w: MeWriterView): number => w.worker * 1_000_000 + w.writer_id;
@@ -29,8 +30,13 @@ interface DcFacts {
   readonly view: MeDcView | undefined;
 }
 
+/** Hash of the generation new clients bind to. */
+function activeId(m: MeStatusSnapshot): string | undefined {
+  return m.generations.active_id ?? m.inputs?.generation;
+}
+
 function isFresh(m: MeStatusSnapshot, w: MeWriterView): boolean {
-  return alive(w) && m.inputs !== undefined && w.generation === m.inputs.generation;
+  return alive(w) && m.inputs !== undefined && w.generation === activeId(m);
 }
 
 /** DCs that have endpoints in the table in force, numerically sorted, with their writers. */
@@ -83,9 +89,10 @@ export function reroute(m: MeStatusSnapshot, startedAtMs: number): RerouteFacts 
   return { active: true, since_ms: Math.min(...active.map((d) => d.reroute.since_ms ?? m.generated_at_ms)), reason: 'strict_grace_fallback' };
 }
 
-function writerState(w: MeWriterView): 'warm' | 'active' | 'draining' {
+/** The contract's writer contour: active takes new clients, warm not yet, draining no more. */
+export function writerState(w: MeWriterView): 'warm' | 'active' | 'draining' {
   if (w.draining) return 'draining';
-  return w.state === 'ready' ? 'active' : 'warm';
+  return w.state === 'ready' && !w.warm ? 'active' : 'warm';
 }
 
 export function meWritersData(m: MeStatusSnapshot): Record<string, unknown> {
@@ -114,12 +121,12 @@ export function meWritersData(m: MeStatusSnapshot): Record<string, unknown> {
   const writers = [...m.writers]
     .sort((a, b) => a.dc - b.dc || contractWriterId(a) - contractWriterId(b))
     .map((w) => {
-      const current = m.inputs !== undefined && w.generation === m.inputs.generation;
+      const current = m.inputs !== undefined && w.generation === activeId(m);
       const row: Record<string, unknown> = {
         writer_id: contractWriterId(w),
         dc: w.dc,
         endpoint: w.endpoint,
-        generation: current ? seq : Math.max(0, seq - 1),
+        generation: m.generations.seq_of[w.generation] ?? (w.generation === m.inputs?.generation ? seq : Math.max(0, seq - 1)),
         state: writerState(w),
         draining: w.draining,
         degraded: w.degraded,
@@ -177,12 +184,29 @@ export function dcStatusData(m: MeStatusSnapshot): Record<string, unknown> {
   return { middle_proxy_enabled: true, generated_at_epoch_secs: secs(m.generated_at_ms), dcs: rows };
 }
 
+/** "[v6]:port" as the tables are shown; a bare "v6:port" (writer views) bracketed to compare. */
+function bracketed(endpoint: string): string {
+  const i = endpoint.lastIndexOf(':');
+  return endpoint.startsWith('[') || endpoint.indexOf(':') === i ? endpoint : `[${endpoint.slice(0, i)}]${endpoint.slice(i)}`;
+}
+
+/**
+ * MinimalDcPathData from the table in force (the v4 and v6 tables already merged per
+ * network.prefer): ip_preference is the family of the DC's first endpoint, where the pool puts
+ * its first writer (`both_work` while up writers of both families serve it); selected_addr_v4/v6
+ * is the endpoint of an up writer of that family, else the table's first of that family.
+ */
 export function networkPath(m: MeStatusSnapshot): Record<string, unknown>[] {
+  const isV6 = (e: string): boolean => e.startsWith('[');
   return dcFacts(m).map((d) => {
     const row: Record<string, unknown> = { dc: d.dc };
-    const v4 = d.endpoints.find((e) => !e.startsWith('['));
-    const v6 = d.endpoints.find((e) => e.startsWith('['));
-    row['ip_preference'] = v4 !== undefined ? 'prefer_v4' : 'prefer_v6';
+    const table = d.endpoints.map(bracketed);
+    const up = d.writers.filter(alive).map((w) => bracketed(w.endpoint)).filter((e) => table.includes(e));
+    const pick = (v6: boolean): string | undefined => up.find((e) => isV6(e) === v6) ?? table.find((e) => isV6(e) === v6);
+    const both = up.some(isV6) && up.some((e) => !isV6(e));
+    row['ip_preference'] = both ? 'both_work' : table[0] !== undefined && isV6(table[0]) ? 'prefer_v6' : 'prefer_v4';
+    const v4 = pick(false);
+    const v6 = pick(true);
     if (v4 !== undefined) row['selected_addr_v4'] = v4;
     if (v6 !== undefined) row['selected_addr_v6'] = v6;
     return row;
@@ -191,13 +215,31 @@ export function networkPath(m: MeStatusSnapshot): Record<string, unknown>[] {
 
 const family = (endpoint: string): 'V4' | 'V6' => (endpoint.startsWith('[') ? 'V6' : 'V4');
 
+/** Generation numbers of the pools (hardswap state), shared by me_pool_state and me_runtime. */
+export function meGenerationFacts(m: MeStatusSnapshot): {
+  active_generation: number;
+  warm_generation: number;
+  pending_hardswap_generation: number;
+  pending_hardswap_age_secs: number | undefined;
+  draining_generations: number[];
+} {
+  const g = m.generations;
+  const since = g.pending > 0 ? g.pending_since_ms : undefined;
+  return {
+    active_generation: g.active,
+    warm_generation: g.warm,
+    pending_hardswap_generation: g.pending,
+    pending_hardswap_age_secs: since === undefined ? undefined : secs(Math.max(0, m.generated_at_ms - since)),
+    draining_generations: [...g.draining],
+  };
+}
+
 export function mePoolStatePayload(m: MeStatusSnapshot): Record<string, unknown> {
-  const seq = m.inputs?.generation_seq ?? 0;
   const ws = m.writers;
   const draining = ws.filter((w) => w.draining);
   const live = ws.filter((w) => !w.draining);
   const degraded = live.filter((w) => w.degraded).length;
-  const inflight = live.filter((w) => w.state === 'connecting' || w.state === 'handshake');
+  const inflight = live.filter((w) => !w.warm && (w.state === 'connecting' || w.state === 'handshake'));
   const byDc = new Map<string, { dc: number; family: 'V4' | 'V6'; inflight: number }>();
   for (const w of inflight) {
     const k = `${w.dc}/${family(w.endpoint)}`;
@@ -205,21 +247,24 @@ export function mePoolStatePayload(m: MeStatusSnapshot): Record<string, unknown>
     r.inflight++;
     byDc.set(k, r);
   }
+  const gen = meGenerationFacts(m);
+  const generations: Record<string, unknown> = {
+    active_generation: gen.active_generation,
+    warm_generation: gen.warm_generation,
+    pending_hardswap_generation: gen.pending_hardswap_generation,
+    draining_generations: gen.draining_generations,
+  };
+  if (gen.pending_hardswap_age_secs !== undefined) generations['pending_hardswap_age_secs'] = gen.pending_hardswap_age_secs;
   return {
-    generations: {
-      active_generation: seq,
-      warm_generation: seq,
-      pending_hardswap_generation: 0,
-      draining_generations: draining.length > 0 ? [Math.max(0, seq - 1)] : [],
-    },
-    // New inputs warm a new writer set and drain the old one: telemt's hardswap, always on.
-    hardswap: { enabled: true, pending: false },
+    generations,
+    hardswap: { enabled: m.generations.hardswap_enabled, pending: gen.pending_hardswap_generation > 0 },
     writers: {
       total: ws.length,
       alive_non_draining: live.filter(alive).length,
       draining: draining.length,
       degraded,
-      contour: { warm: live.filter((w) => w.state !== 'ready').length, active: live.filter((w) => w.state === 'ready').length, draining: draining.length },
+      // warm: not (yet) taking clients, i.e. (re)connecting or of the generation warming for a swap.
+      contour: { warm: live.filter((w) => writerState(w) === 'warm').length, active: live.filter((w) => writerState(w) === 'active').length, draining: draining.length },
       health: { healthy: live.length - degraded, degraded, draining: draining.length },
     },
     refill: {

@@ -2,6 +2,7 @@
  * /v1/stats/*: counters from the stats snapshot; the ME blocks from the supervisor's ME status,
  * or their feature_disabled / source_unavailable shapes (telemt-API.md "Runtime State Matrix").
  */
+import os from 'node:os';
 import type { CountersSnapshot } from '@mtedge/stats';
 import type { ControlPlane } from '../control-plane.js';
 import {
@@ -14,6 +15,7 @@ import type { Handler } from './context.js';
 import { nowSecs, sortedUsernames, uptimeSeconds } from './common.js';
 import { upstreamCounters } from './runtime.js';
 import { dcStatusData, meWritersData, networkPath } from './me-view.js';
+import { meRuntimeData } from './me-runtime.js';
 import { ME_EDGE_FIELDS } from '@mtedge/stats';
 
 function classCounts(src: Readonly<Record<string, number>>, key: 'class' | 'stage'): Record<string, string | number>[] {
@@ -128,7 +130,7 @@ export const statsMinimalAll: Handler = async ({ cp }) => {
       data: {
         enabled: true,
         generated_at_epoch_secs: at,
-        data: { me_writers: meWritersData(m), dcs: dcStatusData(m), me_runtime: null, network_path: networkPath(m) },
+        data: { me_writers: meWritersData(m), dcs: dcStatusData(m), me_runtime: meRuntimeData(m, cp.current(), os.availableParallelism()), network_path: networkPath(m) },
       },
     };
   }

@@ -440,12 +440,70 @@ export const DcStatusData = obj(
   { reason: availabilityReason },
 );
 
-/** MinimalMeRuntimeData (telemt's floor/hardswap tuning knobs) is null in mtedge: described, not expanded. */
-const MinimalMeRuntimeData: JsonSchema = {
-  title: 'MinimalMeRuntimeData',
-  description: 'Runtime ME control snapshot (see the telemt contract); null in mtedge, which has no adaptive floor controller.',
-  type: 'object',
-};
+/**
+ * MinimalMeRuntimeData: generations and hardswap from the pools; knobs as configured. mtedge's
+ * writer floor is static, so the adaptive_floor_* knobs have no effect there.
+ */
+const MinimalMeRuntimeData = obj(
+  'MinimalMeRuntimeData',
+  {
+    active_generation: d(u64, 'Generation new clients bind to (0: ME inputs not loaded).'),
+    warm_generation: d(u64, 'Newest generation held: the one warming while a hardswap is pending, else the active one.'),
+    pending_hardswap_generation: d(u64, 'Generation warming and waiting to be swapped in; 0 when none.'),
+    hardswap_enabled: d(bool, '`general.hardswap`.'),
+    floor_mode: d(oneOfStr(['static', 'adaptive']), 'mtedge: always `static` (middle_proxy_pool_size writers per DC).'),
+    adaptive_floor_idle_secs: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_min_writers_single_endpoint: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_min_writers_multi_endpoint: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_recover_grace_secs: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_writers_per_core_total: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_cpu_cores_override: d(u64, 'As configured; `0` = auto-detect.'),
+    adaptive_floor_max_extra_writers_single_per_core: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_max_extra_writers_multi_per_core: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_max_active_writers_per_core: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_max_warm_writers_per_core: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_max_active_writers_global: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_max_warm_writers_global: d(u64, 'As configured (no effect: static floor).'),
+    adaptive_floor_cpu_cores_detected: d(u64, 'Logical CPU cores available to the process.'),
+    adaptive_floor_cpu_cores_effective: d(u64, 'The override when set, else the detected count.'),
+    adaptive_floor_global_cap_raw: d(u64, 'Effective cores * writers_per_core_total.'),
+    adaptive_floor_global_cap_effective: d(u64, 'Raw global cap clamped to the effective active cap.'),
+    adaptive_floor_target_writers_total: d(u64, 'Writer slots the pools keep for the DCs in the table (static floor).'),
+    adaptive_floor_active_cap_configured: d(u64, 'max_active_writers_global.'),
+    adaptive_floor_active_cap_effective: d(u64, 'min(max_active_writers_global, effective cores * max_active_writers_per_core).'),
+    adaptive_floor_warm_cap_configured: d(u64, 'max_warm_writers_global.'),
+    adaptive_floor_warm_cap_effective: d(u64, 'min(max_warm_writers_global, effective cores * max_warm_writers_per_core).'),
+    adaptive_floor_active_writers_current: d(u64, 'Writers taking new clients now.'),
+    adaptive_floor_warm_writers_current: d(u64, 'Writers not taking clients yet: (re)connecting, or of the generation warming.'),
+    me_keepalive_enabled: bool,
+    me_keepalive_interval_secs: u64,
+    me_keepalive_jitter_secs: u64,
+    me_keepalive_payload_random: d(bool, 'As configured (accepted, no effect).'),
+    rpc_proxy_req_every_secs: d(u64, 'As configured (accepted, no effect).'),
+    me_reconnect_max_concurrent_per_dc: d(u64, 'As configured (accepted, no effect).'),
+    me_reconnect_backoff_base_ms: u64,
+    me_reconnect_backoff_cap_ms: u64,
+    me_reconnect_fast_retry_count: d(u64, 'As configured (accepted, no effect).'),
+    me_pool_drain_ttl_secs: u64,
+    me_pool_force_close_secs: d(u64, 'mtedge: a draining writer is closed when me_pool_drain_ttl_secs ends.'),
+    me_pool_min_fresh_ratio: d(f64, 'As configured (accepted, no effect).'),
+    me_bind_stale_mode: d(str, 'As configured (accepted, no effect).'),
+    me_bind_stale_ttl_secs: d(u64, 'As configured (accepted, no effect).'),
+    me_single_endpoint_shadow_writers: d(u64, 'As configured (accepted, no effect).'),
+    me_single_endpoint_outage_mode_enabled: d(bool, 'As configured (accepted, no effect).'),
+    me_single_endpoint_outage_disable_quarantine: d(bool, 'As configured (accepted, no effect).'),
+    me_single_endpoint_outage_backoff_min_ms: d(u64, 'As configured (accepted, no effect).'),
+    me_single_endpoint_outage_backoff_max_ms: d(u64, 'As configured (accepted, no effect).'),
+    me_single_endpoint_shadow_rotate_every_secs: d(u64, 'As configured (accepted, no effect).'),
+    me_deterministic_writer_sort: d(bool, 'As configured (accepted, no effect).'),
+    me_writer_pick_mode: d(str, 'As configured (accepted; mtedge picks the least loaded writer).'),
+    me_writer_pick_sample_size: d(u64, 'As configured (accepted, no effect).'),
+    me_socks_kdf_policy: d(str, 'As configured (accepted; mtedge has no SOCKS upstreams).'),
+    quarantined_endpoints_total: u64,
+    quarantined_endpoints: arr(obj('MinimalQuarantineData', { endpoint: str, remaining_ms: u64 })),
+  },
+  { pending_hardswap_age_secs: d(u64, 'Age of the pending hardswap; absent when none.') },
+);
 
 export const MinimalAllData = obj(
   'MinimalAllData',

@@ -64,6 +64,7 @@ export function sampleMeStatus(now: number = Date.now()): MeStatusSnapshot {
     degraded: false,
     bound_clients: clients,
     generation: 'ab'.repeat(32),
+    warm: false,
     started_at_ms: now - 10_000,
     ready_at_ms: state === 'ready' ? now - 9000 : undefined,
     idle_ms: 1500,
@@ -118,6 +119,16 @@ export function sampleMeStatus(now: number = Date.now()): MeStatusSnapshot {
     first_ready_at_ms: now - 9000,
     kdf_errors_ewma_per_min: 0,
     ad_tag_configured: true,
+    generations: {
+      hardswap_enabled: true,
+      active: 1,
+      active_id: 'ab'.repeat(32),
+      warm: 1,
+      pending: 0,
+      pending_since_ms: undefined,
+      draining: [],
+      seq_of: { ['ab'.repeat(32)]: 1 },
+    },
   };
 }
 

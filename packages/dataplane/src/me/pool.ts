@@ -4,6 +4,14 @@
  * wrong secret or a dead ME cannot become a handshake storm), endpoint quarantine after
  * failures, and the conn_id registry that routes ME answers to client legs. Writers of an old
  * generation (new secret or endpoint table) stop taking clients and close once empty.
+ *
+ * Hardswap (settings.hardswap, telemt's default): a new generation first warms beside the one in
+ * force, which keeps taking new clients, and is swapped in once warm. Warm means: every DC of
+ * the new table has a ready writer of the new generation, or the active generation has no ready
+ * writer for that DC either (swapping cannot lose it). So a dead new endpoint never takes
+ * service away: the old generation keeps serving and the swap stays pending (reported with its
+ * age) until the new one comes up, while a dead old generation is replaced at once. Meanwhile a
+ * DC the active generation cannot serve takes the warming generation's ready writers.
  */
 import { randomBytes } from 'node:crypto';
 import { encodeCloseConn, type MeMessage } from '@mtedge/protocol';
@@ -45,6 +53,11 @@ export interface MeWriterStatus {
   readonly degraded: boolean;
   readonly clients: number;
   readonly generation: string;
+  /**
+   * Of the generation warming for a hardswap and not taking clients (a ready one does take them
+   * while the active generation has no ready writer for its DC).
+   */
+  readonly warm: boolean;
   readonly startedAtMs: number;
   readonly readyAtMs: number | undefined;
   readonly idleMs: number;
@@ -60,9 +73,31 @@ export interface MeDcStatus {
   readonly quarantined: readonly { readonly endpoint: string; readonly remainingMs: number }[];
 }
 
+/** One generation of this pool: `seq` counts per pool (1 = first), `id` is the settings hash. */
+export interface MeGenerationStatus {
+  readonly seq: number;
+  readonly id: string;
+  /** DCs with endpoints in its table (0: ME inputs not loaded, no writers). */
+  readonly dcs: number;
+}
+
+export interface MePoolGenerations {
+  readonly hardswap: boolean;
+  /** The generation new clients bind to. */
+  readonly active: MeGenerationStatus;
+  /** The next generation, warming until the swap (hardswap only). */
+  readonly warm: MeGenerationStatus | undefined;
+  /** When the warm generation arrived (the pending hardswap's start). */
+  readonly warmSinceMs: number | undefined;
+  /** Older generations whose writers still hold clients. */
+  readonly draining: readonly MeGenerationStatus[];
+}
+
 /** A worker's whole pool, for the supervisor's ME status. */
 export interface MePoolStatus {
+  /** Hash of the active generation. */
   readonly generation: string;
+  readonly generations: MePoolGenerations;
   readonly poolSize: number;
   readonly writers: readonly MeWriterStatus[];
   readonly dcs: readonly MeDcStatus[];
@@ -79,16 +114,42 @@ interface Slot {
   lostEndpoint: string | undefined;
 }
 
+/** One generation's writers and the table + secret they were made with. */
+interface Generation {
+  readonly seq: number;
+  readonly id: string;
+  readonly endpoints: MeWorkerSettings['endpoints'];
+  readonly defaultDc: number | undefined;
+  readonly secret: Buffer;
+  readonly groups: Map<number, DcGroup>;
+  readonly sinceMs: number;
+}
+
 interface DcGroup {
+  readonly gen: Generation;
   readonly dc: number;
   readonly endpoints: readonly DcEndpoint[];
   readonly slots: Slot[];
   /** Endpoint key -> quarantined until (epoch ms). */
   readonly quarantine: Map<string, number>;
-  readonly waiters: Set<() => void>;
 }
 
-const epKey = (e: DcEndpoint): string => `${e.host}:${e.port}`;
+// Bracketed for IPv6, as the API shows endpoints (and tells the family by the bracket).
+const epKey = (e: DcEndpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
+
+const genStatus = (g: Generation): MeGenerationStatus => ({ seq: g.seq, id: g.id, dcs: Object.values(g.endpoints).filter((e) => e.length > 0).length });
+
+const hasReady = (g: DcGroup | undefined): boolean => g !== undefined && g.slots.some((s) => s.writer !== undefined && s.writer.state === 'ready' && !s.writer.draining);
+
+/** The ME DC of `gen`'s table serving a client DC: exact, then |dc| (media -> main), then `default`. */
+function resolveIn(gen: Generation, dcId: number): { dc: number; endpoints: readonly DcEndpoint[] } | undefined {
+  for (const k of [dcId, Math.abs(dcId) % 10000, gen.defaultDc]) {
+    if (k === undefined) continue;
+    const eps = gen.endpoints[String(k)];
+    if (eps && eps.length > 0) return { dc: k, endpoints: eps };
+  }
+  return undefined;
+}
 
 export class MePool {
   readonly counters: MeCounters = {
@@ -102,11 +163,15 @@ export class MePool {
     closeExt: 0,
     clientsMovedOrClosed: 0,
   };
-  private groups = new Map<number, DcGroup>();
+  private active: Generation;
+  private warm: Generation | undefined;
+  private genSeq = 0;
   private readonly registry = new Map<bigint, MeBinding>();
   private readonly needDrain = new Map<MeWriter, Set<MeBinding>>();
-  private readonly draining = new Set<MeWriter>();
-  private secret: Buffer;
+  /** Writers of retired generations -> their generation. */
+  private readonly draining = new Map<MeWriter, MeGenerationStatus>();
+  /** acquire() calls waiting for a writer: woken on every ready, close and swap. */
+  private readonly waiters = new Set<() => void>();
   private nextWriterId = 1;
   private connLow = 0;
   private readonly connHigh = randomBytes(4).readUInt32LE(0);
@@ -118,7 +183,7 @@ export class MePool {
     private readonly event: (type: string, context: string) => void,
     private readonly stats?: WorkerStats,
   ) {
-    this.secret = Buffer.from(settings.secretHex, 'hex');
+    this.active = this.newGeneration(settings);
     this.writerEvents = {
       ready: (w) => this.onReady(w),
       message: (w, m) => this.onMessage(w, m),
@@ -127,6 +192,7 @@ export class MePool {
     };
   }
 
+  /** The settings last pushed (their table may still be warming: see resolveDc). */
   get current(): MeWorkerSettings {
     return this.settings;
   }
@@ -147,43 +213,41 @@ export class MePool {
   /** Opens every DC's writers now instead of at its first client (ME readiness and coverage). */
   warmUp(): void {
     if (this.closed) return;
-    for (const [k, eps] of Object.entries(this.settings.endpoints)) {
-      const dc = Number(k);
-      if (Number.isInteger(dc) && eps.length > 0) this.group(dc, eps);
+    for (const gen of [this.active, this.warm]) {
+      if (!gen) continue;
+      for (const [k, eps] of Object.entries(gen.endpoints)) {
+        const dc = Number(k);
+        if (Number.isInteger(dc) && eps.length > 0) this.group(gen, dc, eps);
+      }
     }
   }
 
-  /** A new generation: old writers drain (no new clients), new ones start on demand. */
+  /**
+   * New settings. Same generation: only the knobs change. A new one: with hardswap it warms
+   * beside the active one and is swapped in by checkWarm(); without, the old writers drain now
+   * and the new ones start on demand.
+   */
   update(next: MeWorkerSettings): void {
-    const prev = this.settings;
     this.settings = next;
-    if (prev.generation === next.generation) return;
-    this.secret = Buffer.from(next.secretHex, 'hex');
-    this.add(C.pool.pool_swap_total);
-    const old = this.groups;
-    this.groups = new Map();
-    for (const g of old.values()) {
-      for (const s of g.slots) {
-        if (s.timer) clearTimeout(s.timer);
-        s.timer = undefined;
-        const w = s.writer;
-        if (!w) continue;
-        s.writer = undefined;
-        if (w.state !== 'ready' || w.conns.size === 0) {
-          w.close();
-          continue;
-        }
-        w.draining = true;
-        this.draining.add(w);
-        this.add(C.pool.pool_drain_active);
-        const t = setTimeout(() => {
-          if (w.state !== 'closed') this.add(C.pool.pool_force_close_total);
-          w.close();
-        }, next.drainTtlMs);
-        t.unref();
-      }
+    if (this.warm && next.generation === this.warm.id) {
+      if (!next.hardswap) this.swap();
+      return;
     }
-    this.event('me_generation_applied', `generation=${next.generation.slice(0, 12)}`);
+    if (next.generation === this.active.id) {
+      // Back to the generation in force before the next one got warm: forget that one.
+      if (this.warm) this.retire(this.warm);
+      this.warm = undefined;
+      return;
+    }
+    if (this.warm) this.retire(this.warm);
+    this.warm = this.newGeneration(next);
+    if (!next.hardswap || this.closed) {
+      this.swap();
+      return;
+    }
+    this.event('me_generation_warming', `generation=${this.warm.seq} id=${next.generation.slice(0, 12)}`);
+    this.warmUp();
+    this.checkWarm();
   }
 
   newConnId(): bigint {
@@ -191,15 +255,9 @@ export class MePool {
     return (BigInt(this.connHigh) << 32n) | BigInt(this.connLow);
   }
 
-  /** The ME DC that serves a client DC: exact, then |dc| (media -> main), then `default`. */
+  /** The ME DC that serves a client DC in the active table: exact, then |dc| (media -> main), then `default`. */
   resolveDc(dcId: number): { dc: number; endpoints: readonly DcEndpoint[] } | undefined {
-    const t = this.settings.endpoints;
-    for (const k of [dcId, Math.abs(dcId) % 10000, this.settings.defaultDc]) {
-      if (k === undefined) continue;
-      const eps = t[String(k)];
-      if (eps && eps.length > 0) return { dc: k, endpoints: eps };
-    }
-    return undefined;
+    return resolveIn(this.active, dcId);
   }
 
   /**
@@ -210,33 +268,24 @@ export class MePool {
     if (this.closed) return undefined;
     const target = this.resolveDc(dcId);
     if (!target) return undefined;
-    const g = this.group(target.dc, target.endpoints);
-    const pick = (): MeWriter | undefined => {
-      let best: MeWriter | undefined;
-      for (const s of g.slots) {
-        const w = s.writer;
-        if (w && w.state === 'ready' && !w.draining && !w.suspect && (!best || w.conns.size < best.conns.size)) best = w;
-      }
-      return best;
-    };
-    const now = pick();
+    this.group(this.active, target.dc, target.endpoints);
+    const now = this.pick(dcId);
     if (now) return now;
-    if (!g.slots.some((s) => s.writer !== undefined && s.writer.state !== 'closed')) return undefined;
+    if (!this.connecting(dcId)) return undefined;
     return new Promise<MeWriter | undefined>((resolve) => {
       const done = (): void => {
-        const w = pick();
-        const connecting = g.slots.some((s) => s.writer !== undefined && s.writer.state !== 'closed');
-        if (w || !connecting) {
+        const w = this.pick(dcId);
+        if (w || !this.connecting(dcId)) {
           clearTimeout(timer);
-          g.waiters.delete(done);
+          this.waiters.delete(done);
           resolve(w);
         }
       };
       const timer = setTimeout(() => {
-        g.waiters.delete(done);
-        resolve(pick());
+        this.waiters.delete(done);
+        resolve(this.pick(dcId));
       }, this.settings.noWriterWaitMs);
-      g.waiters.add(done);
+      this.waiters.add(done);
     });
   }
 
@@ -265,21 +314,24 @@ export class MePool {
     set.add(b);
   }
 
-  /** Live writers per DC, for status and tests. */
-  snapshot(): { dc: number; endpoint: string; state: string; clients: number; draining: boolean }[] {
-    const out: { dc: number; endpoint: string; state: string; clients: number; draining: boolean }[] = [];
-    const add = (w: MeWriter): void => {
-      out.push({ dc: w.o.dc, endpoint: epKey(w.o.endpoint), state: w.state, clients: w.conns.size, draining: w.draining });
+  /** Live writers per DC, for tests (`generation`: the pool's seq; `warm`: of the warming generation). */
+  snapshot(): { dc: number; endpoint: string; state: string; clients: number; draining: boolean; warm: boolean; generation: number }[] {
+    const out: { dc: number; endpoint: string; state: string; clients: number; draining: boolean; warm: boolean; generation: number }[] = [];
+    const add = (w: MeWriter, gen: MeGenerationStatus, warm: boolean): void => {
+      out.push({ dc: w.o.dc, endpoint: epKey(w.o.endpoint), state: w.state, clients: w.conns.size, draining: w.draining, warm, generation: gen.seq });
     };
-    for (const g of this.groups.values()) for (const s of g.slots) if (s.writer) add(s.writer);
-    for (const w of this.draining) add(w);
+    for (const gen of [this.active, this.warm]) {
+      if (!gen) continue;
+      for (const g of gen.groups.values()) for (const s of g.slots) if (s.writer) add(s.writer, genStatus(gen), gen === this.warm);
+    }
+    for (const [w, gen] of this.draining) add(w, gen, false);
     return out;
   }
 
   /** Everything the status API shows about this worker's pool. */
   status(): MePoolStatus {
     const writers: MeWriterStatus[] = [];
-    const add = (w: MeWriter): void => {
+    const add = (w: MeWriter, warm: boolean): void => {
       writers.push({
         id: w.id,
         dc: w.o.dc,
@@ -289,6 +341,7 @@ export class MePool {
         degraded: w.suspect,
         clients: w.conns.size,
         generation: w.o.generation ?? '',
+        warm,
         startedAtMs: w.startedAt,
         readyAtMs: w.readyAt,
         idleMs: w.idleMs,
@@ -296,54 +349,186 @@ export class MePool {
         localAddr: w.localAddr,
       });
     };
-    const dcs: MeDcStatus[] = [];
     const now = Date.now();
-    for (const g of this.groups.values()) {
-      for (const s of g.slots) if (s.writer) add(s.writer);
-      const quarantined: { endpoint: string; remainingMs: number }[] = [];
-      for (const [endpoint, until] of g.quarantine) if (until > now) quarantined.push({ endpoint, remainingMs: until - now });
+    const quarantine = new Map<number, Map<string, number>>();
+    for (const gen of [this.active, this.warm]) {
+      if (!gen) continue;
+      for (const g of gen.groups.values()) {
+        const standby = gen === this.warm && hasReady(this.active.groups.get(g.dc));
+        for (const s of g.slots) if (s.writer) add(s.writer, gen === this.warm && (standby || s.writer.state !== 'ready'));
+        let q = quarantine.get(g.dc);
+        if (!q) quarantine.set(g.dc, (q = new Map()));
+        for (const [endpoint, until] of g.quarantine) if (until > now) q.set(endpoint, Math.max(until - now, q.get(endpoint) ?? 0));
+      }
+    }
+    const dcs: MeDcStatus[] = [];
+    for (const g of this.active.groups.values()) {
+      const quarantined = [...(quarantine.get(g.dc) ?? [])].map(([endpoint, remainingMs]) => ({ endpoint, remainingMs }));
       dcs.push({ dc: g.dc, endpoints: g.endpoints.map(epKey), slots: g.slots.length, quarantined });
     }
-    for (const w of this.draining) add(w);
-    return { generation: this.settings.generation, poolSize: Math.max(1, this.settings.poolSize), writers, dcs, counters: { ...this.counters } };
+    for (const [dc, q] of quarantine) {
+      // A DC only the warming generation has: its quarantine still matters, its slots do not count yet.
+      if (!this.active.groups.has(dc) && q.size > 0) {
+        dcs.push({ dc, endpoints: [...(this.warm?.groups.get(dc)?.endpoints ?? [])].map(epKey), slots: 0, quarantined: [...q].map(([endpoint, remainingMs]) => ({ endpoint, remainingMs })) });
+      }
+    }
+    const draining = new Map<number, MeGenerationStatus>();
+    for (const [w, gen] of this.draining) {
+      add(w, false);
+      draining.set(gen.seq, gen);
+    }
+    const generations: MePoolGenerations = {
+      hardswap: this.settings.hardswap,
+      active: genStatus(this.active),
+      warm: this.warm && genStatus(this.warm),
+      warmSinceMs: this.warm?.sinceMs,
+      draining: [...draining.values()].sort((a, b) => a.seq - b.seq),
+    };
+    return { generation: this.active.id, generations, poolSize: Math.max(1, this.settings.poolSize), writers, dcs, counters: { ...this.counters } };
   }
 
   /** True when the ME DC serving `dcId` has a writer that takes clients now. */
   hasReadyWriter(dcId: number): boolean {
-    const t = this.resolveDc(dcId);
-    const g = t ? this.groups.get(t.dc) : undefined;
-    return g !== undefined && g.slots.some((s) => s.writer !== undefined && s.writer.state === 'ready' && !s.writer.draining);
+    return this.pick(dcId) !== undefined;
   }
 
   close(): void {
     this.closed = true;
-    for (const g of this.groups.values()) {
-      for (const s of g.slots) {
-        if (s.timer) clearTimeout(s.timer);
-        s.timer = undefined;
-        s.writer?.close();
+    for (const gen of [this.active, this.warm]) {
+      if (!gen) continue;
+      for (const g of gen.groups.values()) {
+        for (const s of g.slots) {
+          if (s.timer) clearTimeout(s.timer);
+          s.timer = undefined;
+          s.writer?.close();
+        }
       }
-      for (const w of g.waiters) w();
+      gen.groups.clear();
     }
-    for (const w of [...this.draining]) w.close();
-    this.groups.clear();
+    for (const w of [...this.waiters]) w();
+    for (const w of [...this.draining.keys()]) w.close();
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private group(dc: number, endpoints: readonly DcEndpoint[]): DcGroup {
-    let g = this.groups.get(dc);
+  private newGeneration(s: MeWorkerSettings): Generation {
+    return {
+      seq: ++this.genSeq,
+      id: s.generation,
+      endpoints: s.endpoints,
+      defaultDc: s.defaultDc,
+      secret: Buffer.from(s.secretHex, 'hex'),
+      groups: new Map(),
+      sinceMs: Date.now(),
+    };
+  }
+
+  /**
+   * The writer for a new client of `dcId`: the active generation's least loaded ready one; the
+   * warming generation's only when the active one has none for that DC (better than no ME).
+   */
+  private pick(dcId: number): MeWriter | undefined {
+    for (const gen of [this.active, this.warm]) {
+      if (!gen) continue;
+      const t = resolveIn(gen, dcId);
+      const g = t && gen.groups.get(t.dc);
+      if (!g) continue;
+      let best: MeWriter | undefined;
+      for (const s of g.slots) {
+        const w = s.writer;
+        if (w && w.state === 'ready' && !w.draining && !w.suspect && (!best || w.conns.size < best.conns.size)) best = w;
+      }
+      if (best) return best;
+    }
+    return undefined;
+  }
+
+  /** Some writer that could serve `dcId` is still on its way up. */
+  private connecting(dcId: number): boolean {
+    for (const gen of [this.active, this.warm]) {
+      if (!gen) continue;
+      const t = resolveIn(gen, dcId);
+      const g = t && gen.groups.get(t.dc);
+      if (g?.slots.some((s) => s.writer !== undefined && s.writer.state !== 'closed')) return true;
+    }
+    return false;
+  }
+
+  private wake(): void {
+    for (const f of [...this.waiters]) f();
+  }
+
+  /** Swap the warming generation in once it is warm (see the file comment for the rule). */
+  private checkWarm(): void {
+    const next = this.warm;
+    if (!next || this.closed) return;
+    for (const [k, eps] of Object.entries(next.endpoints)) {
+      const dc = Number(k);
+      if (!Number.isInteger(dc) || eps.length === 0) continue;
+      if (hasReady(next.groups.get(dc)) || !hasReady(this.active.groups.get(dc))) continue;
+      return;
+    }
+    this.swap();
+  }
+
+  /** The warm generation takes new clients; the old one drains. */
+  private swap(): void {
+    const next = this.warm;
+    if (!next) return;
+    const prev = this.active;
+    this.warm = undefined;
+    this.active = next;
+    this.retire(prev);
+    this.add(C.pool.pool_swap_total);
+    this.event('me_generation_applied', `generation=${next.seq} id=${next.id.slice(0, 12)} warmup_ms=${Date.now() - next.sinceMs}`);
+    this.wake();
+  }
+
+  /** A generation leaves service: idle writers close, busy ones drain (no new clients, TTL). */
+  private retire(gen: Generation): void {
+    const st = genStatus(gen);
+    for (const g of gen.groups.values()) {
+      for (const s of g.slots) {
+        if (s.timer) clearTimeout(s.timer);
+        s.timer = undefined;
+        const w = s.writer;
+        if (!w) continue;
+        s.writer = undefined;
+        if (w.state !== 'ready' || w.conns.size === 0) {
+          w.close();
+          continue;
+        }
+        w.draining = true;
+        this.draining.set(w, st);
+        this.add(C.pool.pool_drain_active);
+        const t = setTimeout(() => {
+          if (w.state !== 'closed') this.add(C.pool.pool_force_close_total);
+          w.close();
+        }, this.settings.drainTtlMs);
+        t.unref();
+      }
+    }
+    gen.groups.clear();
+  }
+
+  private group(gen: Generation, dc: number, endpoints: readonly DcEndpoint[]): DcGroup {
+    let g = gen.groups.get(dc);
     if (g) return g;
     const n = Math.max(1, this.settings.poolSize);
-    g = { dc, endpoints, slots: [], quarantine: new Map(), waiters: new Set() };
+    g = { gen, dc, endpoints, slots: [], quarantine: new Map() };
     for (let i = 0; i < n; i++) g.slots.push({ index: i, endpointIdx: i % endpoints.length, writer: undefined, attempt: 0, timer: undefined, lostEndpoint: undefined });
-    this.groups.set(dc, g);
+    gen.groups.set(dc, g);
     for (const s of g.slots) this.connectSlot(g, s);
     return g;
   }
 
+  /** The group is of a generation in service (active or warming) and still its DC's group. */
+  private live(g: DcGroup): boolean {
+    return (g.gen === this.active || g.gen === this.warm) && g.gen.groups.get(g.dc) === g;
+  }
+
   private connectSlot(g: DcGroup, s: Slot): void {
-    if (this.closed || this.groups.get(g.dc) !== g) return;
+    if (this.closed || !this.live(g)) return;
     s.timer = undefined;
     // Prefer the slot's own endpoint; skip quarantined ones while another is usable.
     const now = Date.now();
@@ -362,14 +547,14 @@ export class MePool {
         id: this.nextWriterId++,
         dc: g.dc,
         endpoint: g.endpoints[s.endpointIdx]!,
-        secret: this.secret,
+        secret: g.gen.secret,
         natIp: st.natIp,
         connectTimeoutMs: st.connectTimeoutMs,
         stallTimeoutMs: st.stallTimeoutMs,
         keepaliveEnabled: st.keepaliveEnabled,
         keepaliveIntervalMs: st.keepaliveIntervalMs,
         keepaliveJitterMs: st.keepaliveJitterMs,
-        generation: st.generation,
+        generation: g.gen.id,
         stats: this.stats,
       },
       this.writerEvents,
@@ -377,9 +562,12 @@ export class MePool {
   }
 
   private slotOf(w: MeWriter): { g: DcGroup; s: Slot } | undefined {
-    const g = this.groups.get(w.o.dc);
-    const s = g?.slots.find((x) => x.writer === w);
-    return g && s ? { g, s } : undefined;
+    for (const gen of [this.active, this.warm]) {
+      const g = gen?.groups.get(w.o.dc);
+      const s = g?.slots.find((x) => x.writer === w);
+      if (g && s) return { g, s };
+    }
+    return undefined;
   }
 
   private onReady(w: MeWriter): void {
@@ -396,7 +584,8 @@ export class MePool {
       at.s.lostEndpoint = undefined;
     }
     at.g.quarantine.delete(epKey(w.o.endpoint));
-    for (const f of [...at.g.waiters]) f();
+    if (at.g.gen === this.warm) this.checkWarm();
+    this.wake();
   }
 
   private onMessage(w: MeWriter, m: MeMessage): void {
@@ -485,6 +674,8 @@ export class MePool {
     this.add(C.pool.refill_triggered_total);
     s.timer = setTimeout(() => this.connectSlot(g, s), delay);
     s.timer.unref();
-    for (const f of [...g.waiters]) f();
+    // The active generation lost a link: a pending swap may no longer lose anything.
+    if (wasUp && g.gen === this.active) this.checkWarm();
+    this.wake();
   }
 }

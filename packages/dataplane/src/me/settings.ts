@@ -34,6 +34,11 @@ export interface MeWorkerSettings {
   readonly publicPort: number;
   /** Writers of an old generation are closed after this long even if clients remain. */
   readonly drainTtlMs: number;
+  /**
+   * telemt's hardswap: a new generation warms beside the one in force and takes new clients
+   * only once warm (see MePool). false: the old writers drain at once (immediate cut-over).
+   */
+  readonly hardswap: boolean;
 }
 
 export const ME_DEFAULTS = Object.freeze({
@@ -46,6 +51,7 @@ export const ME_DEFAULTS = Object.freeze({
   connectTimeoutMs: 10_000,
   noWriterWaitMs: 3000,
   drainTtlMs: 90_000,
+  hardswap: true,
 });
 
 /** Two missed keepalives plus slack: long enough for a busy ME, short enough that no client hangs. */

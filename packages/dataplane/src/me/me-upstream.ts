@@ -59,6 +59,12 @@ class MeLeg implements UpstreamLeg, MeBinding {
   private readonly template: Buffer;
   private readonly baseFlags: number;
   private closed = false;
+  // Frames for the client gathered over one turn of the event loop and handed over as one write:
+  // answers are 1-16 KiB each, and a write per answer cost more than copying them together.
+  private readonly out: Buffer[] = [];
+  private outBytes = 0;
+  private outTimer: NodeJS.Immediate | undefined;
+  private readonly flushOutBound = (): void => this.flushOut();
 
   constructor(
     private readonly pool: MePool,
@@ -143,12 +149,13 @@ class MeLeg implements UpstreamLeg, MeBinding {
     if (this.closed) return;
     switch (m.type) {
       case 'proxy_ans':
-        if (m.payload.length > 0) this.events.data(frameAnswer(this.tag, m.payload));
+        if (m.payload.length > 0) this.deliver(frameAnswer(this.tag, m.payload));
         return;
       case 'simple_ack':
-        this.events.data(quickAckBytes(this.tag, m.confirm));
+        this.deliver(quickAckBytes(this.tag, m.confirm));
         return;
       case 'close_ext':
+        this.flushOut();
         this.closed = true;
         this.events.close(undefined);
         return;
@@ -157,8 +164,25 @@ class MeLeg implements UpstreamLeg, MeBinding {
     }
   }
 
+  private deliver(frame: Buffer): void {
+    this.out.push(frame);
+    this.outBytes += frame.length;
+    this.outTimer ??= setImmediate(this.flushOutBound);
+  }
+
+  private flushOut(): void {
+    if (this.outTimer) clearImmediate(this.outTimer);
+    this.outTimer = undefined;
+    if (this.out.length === 0) return;
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    this.out.length = 0;
+    this.outBytes = 0;
+    if (!this.closed) this.events.data(data);
+  }
+
   onWriterLost(err: Error): void {
     if (this.closed) return;
+    this.flushOut();
     this.closed = true;
     this.events.close(new UpstreamError('MTE_ERR_DC_CONNECT', err.message, this.req.dcId, undefined, { cause: err }));
   }
@@ -188,6 +212,9 @@ class MeLeg implements UpstreamLeg, MeBinding {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.outTimer) clearImmediate(this.outTimer);
+    this.outTimer = undefined;
+    this.out.length = 0;
     this.pool.unbind(this, true);
   }
 }

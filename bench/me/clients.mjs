@@ -6,7 +6,9 @@
 // only counted, never decrypted, so this process stays cheap.
 //
 // Jobs (same protocol as bench/clients.mjs):
-//   {kind:'bulk', port, secretHex, conns, warmupMs, durationMs, minPayload, maxPayload}
+//   {kind:'bulk', port, secretHex, conns, warmupMs, durationMs, minPayload, maxPayload, rateBytesPerSec?}
+//     rateBytesPerSec (optional): pace the sending to that many bytes/s in total (all connections);
+//     without it every connection sends as fast as the echo allows.
 //   {kind:'handshake', port, secretHex, concurrency, warmupMs, durationMs, sourceAddrs}
 //   {kind:'idle', port, secretHex, conns, concurrency, sourceAddrs}
 import net from 'node:net';
@@ -58,25 +60,60 @@ function connect(first, localAddress) {
 const FIRST = frameEncode('padded', payload(32), 0);
 const FIRST_ECHO = 36;
 
+// Pacing: one token bucket for all connections, refilled on a short tick from the real elapsed
+// time (timers run late on a busy box). A connection sends a whole block while the bucket is
+// positive (it may go one block into debt, so the long-run rate is exact) and only when its socket
+// has drained. Unspent credit is capped, so a stalled edge is not paid back with a burst later:
+// the window then simply delivers less than offered, which the bench checks.
+const PACE_TICK_MS = 5;
+const PACE_BURST_MS = 20;
+
 async function bulk() {
   let rx = 0;
   let tx = 0;
   let running = true;
   const block = frameBlock(job.minPayload, job.maxPayload, 256 * 1024);
   const conns = await Promise.all(Array.from({ length: job.conns }, () => connect(null)));
-  for (const { sock, encrypt } of conns) {
-    sock.on('data', (d) => {
+  const rate = Number(job.rateBytesPerSec ?? 0);
+  const paced = rate > 0;
+  const cap = Math.max(block.length, (rate * PACE_BURST_MS) / 1000);
+  let tokens = 0;
+  // Encrypting per write is this process's cost; the edge's work per byte does not change.
+  const send = (c) => {
+    tx += block.length;
+    tokens -= block.length;
+    c.ready = c.sock.write(c.encrypt.update(block));
+  };
+  for (const c of conns) {
+    c.ready = true;
+    c.sock.on('data', (d) => {
       rx += d.length;
     });
-    // Encrypting per write is this process's cost; the edge's work per byte does not change.
     const pump = () => {
-      while (running) {
-        tx += block.length;
-        if (!sock.write(encrypt.update(block))) break;
+      c.ready = true;
+      if (paced) {
+        if (running && tokens > 0) send(c);
+        return;
       }
+      while (running && c.ready) send(c);
     };
-    sock.on('drain', pump);
-    pump();
+    c.sock.on('drain', pump);
+    if (!paced) pump();
+  }
+  let timer;
+  if (paced) {
+    let last = performance.now();
+    let next = 0; // round robin start, so no connection is favoured
+    timer = setInterval(() => {
+      const now = performance.now();
+      tokens = Math.min(cap, tokens + (rate * (now - last)) / 1000);
+      last = now;
+      for (let k = 0; k < conns.length && running && tokens > 0; k++) {
+        const c = conns[(next + k) % conns.length];
+        if (c.ready) send(c);
+      }
+      next = (next + 1) % conns.length;
+    }, PACE_TICK_MS);
   }
   await sleep(job.warmupMs);
   const rx0 = rx;
@@ -85,6 +122,7 @@ async function bulk() {
   await sleep(job.durationMs);
   out({ phase: 'done', rxBytes: rx - rx0, txBytes: tx - tx0 });
   running = false;
+  clearInterval(timer);
   for (const { sock } of conns) sock.destroy();
 }
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createFrameDecoder, encodeFrame, writeFrameHeader, DEFAULT_MAX_FRAME } from './framing.js';
+import { createFrameDecoder, encodeFrame, frameInPlace, writeFrameHeader, DEFAULT_MAX_FRAME, FRAME_IN_PLACE_HEADROOM, FRAME_IN_PLACE_TAILROOM } from './framing.js';
 import { FrameFormatError, FrameTooLargeError } from './errors.js';
 import type { ProtoTag } from './obfuscated2.js';
 
@@ -111,3 +111,34 @@ describe('framing', () => {
     );
   });
 });
+
+describe('frameInPlace', () => {
+  it('frames a payload where it lies: decodes back to the payload, touches only the head- and tailroom', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<ProtoTag>('abridged', 'intermediate', 'padded'), fc.integer({ min: 0, max: 1200 }), (tag, words) => {
+        const len = words * 4;
+        const mem = Buffer.alloc(FRAME_IN_PLACE_HEADROOM + len + FRAME_IN_PLACE_TAILROOM + 8, 0xee);
+        const payload = mem.subarray(FRAME_IN_PLACE_HEADROOM, FRAME_IN_PLACE_HEADROOM + len);
+        for (let i = 0; i < len; i++) payload[i] = i & 0xff;
+        const want = Buffer.from(payload);
+        const frame = frameInPlace(tag, payload);
+        assert.equal(frame.buffer, mem.buffer, 'no copy');
+        const d = createFrameDecoder(tag).decode(frame);
+        assert.ok(d !== null);
+        assert.equal(d.consumed, frame.length);
+        assert.ok(d.payload.subarray(0, len).equals(want));
+        const pad = d.payload.length - len;
+        assert.ok(tag === 'padded' ? pad >= 0 && pad <= 3 : pad === 0, `padding ${pad}`);
+        // Nothing past the tailroom was written.
+        assert.ok(mem.subarray(FRAME_IN_PLACE_HEADROOM + len + FRAME_IN_PLACE_TAILROOM).every((b) => b === 0xee));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a payload without the room around it', () => {
+    const mem = Buffer.alloc(64);
+    assert.throws(() => frameInPlace('intermediate', mem.subarray(0, 32)), FrameFormatError);
+  });
+});
+

@@ -5,20 +5,24 @@
 //
 // Processes: edge under test, lean echo DC (bench/dc.mjs), fake ME (bench/me/fake-me.mjs, its own
 // process so its AES-CBC + CRC work is not charged to the edge), load client (bench/me/clients.mjs).
-// Edge CPU is read from /proc/<pid>/stat (utime+stime of all its threads).
+// Edge CPU is read from /proc/<pid>/stat (utime+stime of all its threads), its syscall counts from
+// /proc/<pid>/io.
+//
+// Bulk is measured twice per mode: at full speed (each mode as fast as the box lets it) and at equal
+// load (both paced by the client to one rate, picked from the full-speed windows of this run).
 //
 // Env knobs: BENCH_SECONDS (window, default 4), BENCH_ME_IDLE_CONNS (default 10000),
 // BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
-// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk (one ME bulk window only, to profile).
-import { spawn, execFileSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
-import zlib from 'node:zlib';
+// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk (one ME bulk window only, to profile),
+// BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one).
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
-import { crc32c } from '../packages/protocol/dist/me-crc.js';
+import { nativeAddon } from '@mtedge/native';
 
 import { BENCH, ROOT, child as spawnChild, cpuSeconds, cpuSplit, edgeGc, rssKiB } from '../bench/proc.mjs';
 
@@ -40,6 +44,12 @@ const MIN_PAYLOAD = 1024;
 const MAX_PAYLOAD = 16384;
 const HS_CONCURRENCY = 16;
 const BULK_PAIRS = 3;
+const PACED_PAIRS = 3;
+// Equal load = this share of the slower mode's full-speed median: low enough that both modes can
+// carry it on this box, high enough to be a real load.
+const PACED_SHARE = 0.7;
+// A paced window that delivered outside offered +-5% did not run at the equal load.
+const PACED_TOLERANCE = 0.05;
 const HS_PAIRS = 3;
 const PROF_MS = 9000;
 const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -120,16 +130,30 @@ async function waitLinks(fakeMe, n, ms = 15000) {
 
 // ---- measurements -------------------------------------------------------------------------------
 
-/** Framed echo at full speed; bytes relayed = 2 x bytes the clients got back (in + out of the edge, client side). */
-async function bulk(target, fakeMePid) {
-  const c = child('me/clients.mjs', [JSON.stringify({ kind: 'bulk', port: target.port, secretHex: SECRET_DD, conns: BULK_CONNS, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, minPayload: MIN_PAYLOAD, maxPayload: MAX_PAYLOAD })]);
+/** Read/write syscalls of a process (all threads) and the bytes they moved, from /proc/<pid>/io. */
+function ioCounts(pid) {
+  const f = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const get = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(f)?.[1] ?? NaN);
+  return { calls: get('syscr') + get('syscw'), bytes: get('rchar') + get('wchar') };
+}
+
+/**
+ * Framed echo, at full speed or paced to `relayedRate` (bytes/s relayed, i.e. twice what the
+ * client sends); bytes relayed = 2 x bytes the clients got back (in + out of the edge, client side).
+ */
+async function bulk(target, fakeMePid, relayedRate) {
+  const job = { kind: 'bulk', port: target.port, secretHex: SECRET_DD, conns: BULK_CONNS, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, minPayload: MIN_PAYLOAD, maxPayload: MAX_PAYLOAD };
+  if (relayedRate) job.rateBytesPerSec = relayedRate / 2;
+  const c = child('me/clients.mjs', [JSON.stringify(job)]);
   await c.next();
   const cpu0 = cpuSplit(target.pid);
+  const io0 = ioCounts(target.pid);
   const me0 = fakeMePid ? cpuSeconds(fakeMePid) : 0;
   const cl0 = cpuSeconds(c.pid);
   const t0 = performance.now();
   const done = await c.next();
   const cpu1 = cpuSplit(target.pid);
+  const io1 = ioCounts(target.pid);
   const me1 = fakeMePid ? cpuSeconds(fakeMePid) : 0;
   const cl1 = cpuSeconds(c.pid);
   const wall = (performance.now() - t0) / 1000;
@@ -137,6 +161,7 @@ async function bulk(target, fakeMePid) {
   const relayed = 2 * done.rxBytes;
   const sys = cpu1.sys - cpu0.sys;
   const cpu = cpu1.user - cpu0.user + sys;
+  const calls = io1.calls - io0.calls;
   return {
     relayed,
     cpu,
@@ -149,6 +174,11 @@ async function bulk(target, fakeMePid) {
     clientCores: (cl1 - cl0) / wall,
     txBytes: done.txBytes,
     rxBytes: done.rxBytes,
+    // Bytes each read/write syscall of the edge moved (sockets both sides): how much work one
+    // wake-up amortises.
+    bytesPerSyscall: (io1.bytes - io0.bytes) / calls,
+    syscallsPerMB: calls / (relayed / 1e6),
+    ...(relayedRate ? { offeredMBps: relayedRate / 1e6, delivered: relayed / wall / relayedRate } : {}),
   };
 }
 
@@ -254,29 +284,52 @@ async function profileMeBulk(dcPort, me, fakeMe, edges) {
 }
 
 /**
- * Per-byte primitives of the ME path on one core, 16 KiB buffers (bytes/s): the edge's JS
- * CRC32-C, Node's native zlib.crc32 (CRC32, the RPC link's other checksum) and the two AES modes.
+ * Per-byte primitives the edge uses, on one core, 16 KiB buffers transformed in place (bytes/s):
+ * the addon's CRC32-C (SSE4.2; the RPC link's checksum, negotiated with the fake ME), AES-256-CBC
+ * encrypt and decrypt (the ME link) and AES-256-CTR (obfuscated2, both modes). Best of 3 short
+ * runs: on a shared box other work only ever slows a run down. `openssl speed` CBC encrypt is the
+ * outside baseline (undefined when openssl is not on PATH).
  */
 function primitives() {
+  const n = nativeAddon();
   const buf = randomBytes(16384);
   const rate = (fn) => {
     for (let i = 0; i < 200; i++) fn();
-    let n = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < 300) {
-      for (let i = 0; i < 50; i++) fn();
-      n += 50;
+    let best = 0;
+    for (let run = 0; run < 3; run++) {
+      let k = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < 200) {
+        for (let i = 0; i < 50; i++) fn();
+        k += 50;
+      }
+      best = Math.max(best, (k * buf.length) / ((performance.now() - t0) / 1000));
     }
-    return (n * buf.length) / ((performance.now() - t0) / 1000);
+    return best;
   };
-  const cbc = createCipheriv('aes-256-cbc', randomBytes(32), randomBytes(16)).setAutoPadding(false);
-  const ctr = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+  const key = randomBytes(32);
+  const cbcEnc = n.cbcCreate(key, randomBytes(16), false);
+  const cbcDec = n.cbcCreate(key, randomBytes(16), true);
+  const ctr = n.ctrCreate(key, randomBytes(16));
+  const crc = n.crc32c;
   return {
-    crc32cJs: rate(() => crc32c(buf)),
-    zlibCrc32: typeof zlib.crc32 === 'function' ? rate(() => zlib.crc32(buf)) : NaN,
-    aesCbcEnc: rate(() => cbc.update(buf)),
-    aesCtr: rate(() => ctr.update(buf)),
+    crc32c: crc ? rate(() => crc(buf, 0, buf.length, 0)) : NaN,
+    cbcEnc: rate(() => n.cipherApply(cbcEnc, buf)),
+    cbcDec: rate(() => n.cipherApply(cbcDec, buf)),
+    ctr: rate(() => n.ctrApply(ctr, buf)),
+    opensslCbcEnc: opensslCbc(),
   };
+}
+
+/** `openssl speed` AES-256-CBC encrypt on 16 KiB blocks, bytes/s (undefined without openssl). */
+function opensslCbc() {
+  try {
+    const txt = execFileSync('openssl', ['speed', '-elapsed', '-seconds', '1', '-bytes', '16384', '-evp', 'aes-256-cbc'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 });
+    const k = /^aes-256-cbc\s+([\d.]+)k\s*$/im.exec(txt)?.[1];
+    return k ? Number(k) * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- report -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { installMeAccelerators } from './accelerators.js';
 test('accelerated CRC32 and CRC32-C equal the table code on random ranges and chains', () => {
   useCrcAccelerator({});
   const samples = Array.from({ length: 300 }, () => {
-    const buf = randomBytes(1 + Math.floor(Math.random() * 5000));
+    const buf = randomBytes(1 + Math.floor(Math.random() * (Math.random() < 0.5 ? 5000 : 40000)));
     const start = Math.floor(Math.random() * buf.length);
     const end = start + Math.floor(Math.random() * (buf.length - start + 1));
     const prev = Math.floor(Math.random() * 2 ** 32);

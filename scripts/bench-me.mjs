@@ -239,6 +239,13 @@ async function idle(target, fakeMe, n) {
   };
 }
 
+/** `x` rounded down to two significant digits (a rate that reads as chosen, not measured). */
+function roundDown2(x) {
+  if (!(x > 0)) return 0;
+  const unit = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return Math.floor(x / unit) * unit;
+}
+
 /** The run whose `key` is the median (odd count) or the lower middle one, kept whole. */
 function medianRun(rs, key) {
   const v = [...rs].sort((a, b) => a[key] - b[key]);
@@ -350,6 +357,16 @@ const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : 'n/a');
 const yes = (b) => (b ? '**met**' : '**not met**');
+const kib = (r) => f1(r.bytesPerSyscall / 1024);
+// Profile entries by what they do (names as bench/cpu-prof.cjs records them: `fn (dir/file)`).
+const PROFILE_GROUPS = {
+  crc: /crc/i,
+  // The addon's calls are charged to the JS function that makes them.
+  cipher: /^(apply \((me\/accelerators|dist\/ctr)\.js\)|cipherApply |ctrApply |update \(crypto)/,
+  write: /^(writeBuffer|writev|writeGeneric|writevGeneric|writeUtf8String) /,
+  copy: /^(_copyActual|copy|concat|createUnsafeBuffer|allocUnsafe|allocUnsafeSlow) /,
+  gc: /garbage collector/,
+};
 
 function render(R) {
   const L = [];
@@ -357,6 +374,11 @@ function render(R) {
   const d = R.direct;
   const m = R.me;
   const cpuRatio = m.bulk.cpuPerGB / d.bulk.cpuPerGB;
+  const eqRatio = m.paced.cpuPerGB / d.paced.cpuPerGB;
+  const rate = R.pacedRate.relayedMBps;
+  const deliv = (mode) => R.runs[mode].paced.map((r) => r.delivered);
+  const delivOk = (mode) => deliv(mode).every((x) => Math.abs(x - 1) <= PACED_TOLERANCE);
+  const busyMe = (m.bulk.edgeCores ?? 0) + (m.bulk.fakeMeCores ?? 0) + (m.bulk.clientCores ?? 0);
   const hsRatio = m.hs.perCpu / d.hs.perCpu;
   const i = R.idle;
   const linkBound = POOL_PER_WORKER * WORKERS;
@@ -368,23 +390,47 @@ function render(R) {
   p(`Setup: the built edge, ${WORKERS} workers, dd secret (padded intermediate), measured in direct mode and in ME mode in the same run with the same load client.`);
   p(`ME mode: \`use_middle_proxy = true\`, ad tag, \`middle_proxy_pool_size = ${POOL_SIZE}\` (${POOL_PER_WORKER} writers per worker for the one ME DC), proxy-secret and proxy-multi.conf served over HTTP by the testkit fake ME, which answers every RPC_PROXY_REQ with the same payload.`);
   p(`Direct mode: the lean echo DC (bench/dc.mjs). Fake ME, DC and load client each run in their own process; **only the edge process's CPU** (utime+stime from /proc, all threads) is counted.`);
-  p(`Windows alternate between the two edges (both up, the idle one costs nothing): ${BULK_PAIRS} bulk and ${HS_PAIRS} handshake windows per mode; the table shows the median window, its other columns are from that same window.`);
-  p(`Traffic: ${BULK_CONNS} connections sending real frames of ${MIN_PAYLOAD / 1024}-${MAX_PAYLOAD / 1024} KiB payloads (uniform, multiples of 4) as fast as the echo allows; ${WINDOW_MS / 1000} s windows after ${WARMUP_MS / 1000} s warm-up. Bytes relayed = 2 x bytes echoed back to the clients (client->edge and edge->client, counted at the client).`);
+  p(`Windows alternate between the two edges (both up, the idle one costs nothing): ${BULK_PAIRS} full-speed bulk, ${PACED_PAIRS} equal-load bulk and ${HS_PAIRS} handshake windows per mode; the table shows the median window (by CPU-s per GB for bulk), its other rows are from that same window.`);
+  p(`Traffic: ${BULK_CONNS} connections sending real frames of ${MIN_PAYLOAD / 1024}-${MAX_PAYLOAD / 1024} KiB payloads (uniform, multiples of 4) in 256 KiB blocks; ${WINDOW_MS / 1000} s windows after ${WARMUP_MS / 1000} s warm-up. Bytes relayed = 2 x bytes echoed back to the clients (client->edge and edge->client, counted at the client).`);
+  p();
+  p(`- **Full speed**: each connection sends its next block as soon as its socket drains, so each mode runs as fast as the box lets it.`);
+  p(
+    `- **Equal load**: the client paces all connections together to **${f1(rate)} MB/s relayed** (${f1(rate / 2)} MB/s sent; one token bucket refilled every 5 ms, whole blocks, socket backpressure still respected), the same for both modes. ` +
+      (R.pacedRate.forced ? 'The rate was set by BENCH_ME_RATE_MBPS.' : `The rate is ${pct(R.pacedRate.share)} of the slower mode's full-speed median in this run (${f1(R.pacedRate.fromMBps)} MB/s), rounded down, so that both modes can carry it.`),
+  );
   p();
   p('| | direct | ME | ME / direct | target |');
   p('|---|---:|---:|---:|---|');
-  p(`| edge CPU-s per GB relayed (median) | ${f2(d.bulk.cpuPerGB)} | ${f2(m.bulk.cpuPerGB)} | ${f2(cpuRatio)}x | <= ${TARGET_CPU_RATIO}x: ${yes(cpuRatio <= TARGET_CPU_RATIO)} |`);
+  p(`| **equal load**: edge CPU-s per GB relayed (median) | ${f2(d.paced.cpuPerGB)} | ${f2(m.paced.cpuPerGB)} | ${f2(eqRatio)}x | <= ${TARGET_CPU_RATIO}x: ${yes(eqRatio <= TARGET_CPU_RATIO)} |`);
+  p(`| all windows | ${d.paced.all.map(f2).join(', ')} | ${m.paced.all.map(f2).join(', ')} | | |`);
+  p(`| delivered / offered ${f1(rate)} MB/s, all windows | ${deliv('direct').map(pct).join(', ')} | ${deliv('me').map(pct).join(', ')} | | within ${pct(PACED_TOLERANCE)}: direct ${delivOk('direct') ? 'yes' : '**no**'}, ME ${delivOk('me') ? 'yes' : '**no**'} |`);
+  p(`| edge KiB per read/write syscall | ${kib(d.paced)} | ${kib(m.paced)} | | |`);
+  p(`| edge cores busy | ${f2(d.paced.edgeCores)} | ${f2(m.paced.edgeCores)} | | |`);
+  p(`| **full speed**: edge CPU-s per GB relayed (median) | ${f2(d.bulk.cpuPerGB)} | ${f2(m.bulk.cpuPerGB)} | ${f2(cpuRatio)}x | <= ${TARGET_CPU_RATIO}x: ${yes(cpuRatio <= TARGET_CPU_RATIO)} |`);
   p(`| all windows | ${d.bulk.all.map(f2).join(', ')} | ${m.bulk.all.map(f2).join(', ')} | | |`);
   p(`| throughput (wall) | ${f1(d.bulk.mbPerSec)} MB/s | ${f1(m.bulk.mbPerSec)} MB/s | ${f2(m.bulk.mbPerSec / d.bulk.mbPerSec)}x | |`);
-  p(`| edge cores busy during bulk | ${f2(d.bulk.edgeCores)} | ${f2(m.bulk.edgeCores)} | | |`);
+  p(`| edge KiB per read/write syscall | ${kib(d.bulk)} | ${kib(m.bulk)} | | |`);
+  p(`| edge cores busy | ${f2(d.bulk.edgeCores)} | ${f2(m.bulk.edgeCores)} | | |`);
   p(`| handshakes per edge CPU-s (median) | ${f1(d.hs.perCpu)} | ${f1(m.hs.perCpu)} | ${f2(hsRatio)}x | (reported) |`);
   p(`| all windows | ${d.hs.all.map(f1).join(', ')} | ${m.hs.all.map(f1).join(', ')} | | |`);
   p(`| handshakes per second (wall) | ${f1(d.hs.perWall)} | ${f1(m.hs.perWall)} | ${f2(m.hs.perWall / d.hs.perWall)}x | |`);
   p(`| handshake errors in the window | ${d.hs.errors} | ${m.hs.errors} | | |`);
   p();
-  p(`A handshake = TCP connect + obfuscated2 init + one 32-byte frame + its echo + close, ${HS_CONCURRENCY} in flight, 40 source addresses 127.0.0.2-41.`);
+  p(`A handshake = TCP connect + obfuscated2 init + one 32-byte frame + its echo + close, ${HS_CONCURRENCY} in flight, 40 source addresses 127.0.0.2-41. KiB per read/write syscall = (rchar + wchar) / (syscr + syscw) of the edge process over the window (/proc/<pid>/io; client and upstream sockets).`);
   p();
-  p(`Fake ME process during the ME bulk run: ${f2(m.bulk.fakeMeCores)} cores busy (load client ${f2(m.bulk.clientCores)}, edge ${f2(m.bulk.edgeCores)}); during the ME handshakes: ${f2(m.hs.fakeMeCores)} cores.`);
+  p(
+    `**Target (ME CPU per GB within ${TARGET_CPU_RATIO}x of direct):** at equal load ${f2(eqRatio)}x, ${yes(eqRatio <= TARGET_CPU_RATIO)}; at full speed ${f2(cpuRatio)}x, ${yes(cpuRatio <= TARGET_CPU_RATIO)}. ` +
+      `Equal load is the fairer comparison of the edge's work per byte: the client offers both modes the same bytes at the same pace (same rate, same 256 KiB blocks, same 5 ms tick), so both edges are offered the same bytes per wake-up. ` +
+      `At full speed each mode runs at its own pace (${f1(d.bulk.mbPerSec)} MB/s direct, ${f1(m.bulk.mbPerSec)} MB/s ME; ` +
+      (busyMe > R.machine.cores - 0.25
+        ? `the ME window saturates this ${R.machine.cores}-core box: edge ${f2(m.bulk.edgeCores)} + fake ME ${f2(m.bulk.fakeMeCores)} + client ${f2(m.bulk.clientCores)} = ${f2(busyMe)} cores)`
+        : `the bench's processes kept ${f2(busyMe)} of ${R.machine.cores} cores busy in the ME window: edge ${f2(m.bulk.edgeCores)}, fake ME ${f2(m.bulk.fakeMeCores)}, client ${f2(m.bulk.clientCores)})`) +
+      `, and the batch each wake-up handles follows that pace, so the full-speed ratio mixes the two modes' work per byte with how fast this box lets each of them run. ` +
+      `(KiB per read/write syscall counts the upstream socket too, where ME mode batches a link's packets per event-loop turn, so it does not compare the client side alone.)` +
+      (delivOk('direct') && delivOk('me') ? '' : ` **Caveat:** ${['direct', 'me'].filter((x) => !delivOk(x)).map((x) => (x === 'me' ? 'ME' : x)).join(' and ')} did not deliver the offered rate within ${pct(PACED_TOLERANCE)} in every equal-load window (see the delivered row), so that mode's equal-load figure is not at the same load.`),
+  );
+  p();
+  p(`Fake ME process during the ME full-speed bulk window: ${f2(m.bulk.fakeMeCores)} cores busy (load client ${f2(m.bulk.clientCores)}, edge ${f2(m.bulk.edgeCores)}); during the ME equal-load window: ${f2(m.paced.fakeMeCores)} (client ${f2(m.paced.clientCores)}, edge ${f2(m.paced.edgeCores)}); during the ME handshakes: ${f2(m.hs.fakeMeCores)} cores.`);
   p();
   p(`**Idle clients** (fresh ME edge; each client: handshake + one echoed frame, then silent): ${i.open} of ${i.requested} open (${i.errors} errors${i.errors ? `, last: ${i.lastError}` : ''}) in ${f1(i.openS)} s.`);
   p();
@@ -416,37 +462,61 @@ function bounds(R) {
   const m = R.me;
   const out = [];
   const cores = R.machine.cores;
+  const P = R.prim;
+  if (P) {
+    // Seconds per byte of each primitive; the floors are per byte relayed, half of which goes each way.
+    const t = { crc: 1 / P.crc32c, enc: 1 / P.cbcEnc, dec: 1 / P.cbcDec, ctr: 1 / P.ctr };
+    const directCrypto = 2 * t.ctr * 1e9;
+    const meCrypto = (t.ctr + t.crc + 0.5 * (t.enc + t.dec)) * 1e9;
+    const names = { crc32c: 'CRC32-C', cbcEnc: 'AES-256-CBC encrypt', cbcDec: 'AES-256-CBC decrypt', ctr: 'AES-256-CTR' };
+    const slowest = Object.keys(names).reduce((a, k) => (P[k] < P[a] ? k : a));
+    out.push(
+      `Per-byte primitives the edge uses, one core of this box (native addon, 16 KiB buffers in place, best of 3): CRC32-C (SSE4.2) ${f1(P.crc32c / 1e6)} MB/s, AES-256-CBC encrypt ${f1(P.cbcEnc / 1e6)} MB/s, decrypt ${f1(P.cbcDec / 1e6)} MB/s, AES-256-CTR ${f1(P.ctr / 1e6)} MB/s; the slowest is ${names[slowest]}` +
+        (slowest === 'cbcEnc' ? ' (CBC encryption is serial: each block needs the previous ciphertext, while CBC decryption and CTR run blocks in parallel)' : '') +
+        '. ' +
+        (Number.isFinite(P.opensslCbcEnc)
+          ? `Outside baseline: \`openssl speed -evp aes-256-cbc\` (encrypt, 16 KiB) ${f1(P.opensslCbcEnc / 1e6)} MB/s, so the addon's CBC encrypt runs at ${pct(P.cbcEnc / P.opensslCbcEnc)} of it.`
+          : '`openssl` is not on PATH here: no outside baseline.'),
+    );
+    const floor = (dir) => dir - directCrypto + meCrypto;
+    const eqFloor = floor(d.paced.cpuPerGB);
+    out.push(
+      `Crypto floor per GB relayed (half the relayed bytes go each way): direct mode does 2 AES-CTR passes per byte (client decrypt + DC encrypt one way, DC decrypt + client encrypt back) = ${f2(directCrypto)} CPU-s/GB; ` +
+        `ME mode does 1 CTR pass (client side only), CBC encrypt toward the ME on the way up, CBC decrypt on the way back and 1 CRC32-C pass (each RPC packet is checksummed when sent and checked when received) = ${f2(meCrypto)} CPU-s/GB. ` +
+        `Direct's measured ${f2(d.paced.cpuPerGB)} CPU-s/GB at equal load leaves ${f2(d.paced.cpuPerGB - directCrypto)} for everything but crypto; the same plus ME's crypto is a floor of ${f2(eqFloor)} CPU-s/GB = **${f2(eqFloor / d.paced.cpuPerGB)}x direct** ` +
+        `(from the full-speed direct figure: ${f2(floor(d.bulk.cpuPerGB) / d.bulk.cpuPerGB)}x), ` +
+        (eqFloor / d.paced.cpuPerGB <= TARGET_CPU_RATIO ? `so crypto alone leaves the ${TARGET_CPU_RATIO}x target within reach.` : `so crypto alone already exceeds the ${TARGET_CPU_RATIO}x target.`),
+    );
+    // Mean frame on the wire: mean payload + 4-byte length + mean random padding (0-15).
+    const meanFrame = (MIN_PAYLOAD + MAX_PAYLOAD) / 2 + 4 + 7.5;
+    const framesPerGB = 1e9 / meanFrame;
+    const rest = m.paced.cpuPerGB - eqFloor;
+    if (rest <= 0) out.push(`ME at equal load measured ${f2(m.paced.cpuPerGB)} CPU-s/GB, not above that floor: in this run the windows' noise is larger than the non-crypto gap.`);
+    else out.push(
+      `The rest of the gap: ME at equal load measured ${f2(m.paced.cpuPerGB)} CPU-s/GB, ${f2(rest)} above that floor (${pct(rest / m.paced.cpuPerGB)} of its CPU). ` +
+        `That is the per-frame work direct mode does not have: direct mode streams the bytes through its CTR passes without parsing them, while ME mode parses every ${MIN_PAYLOAD / 1024}-${MAX_PAYLOAD / 1024} KiB client frame, wraps it in an RPC_PROXY_REQ (conn id, addresses, ad tag) inside an RPC packet (length, sequence number, CRC) and copies it into the link's batch, then unwraps every RPC_PROXY_ANS and joins a client's answers into one write per turn. ` +
+        `At about ${f1(framesPerGB / 1000)}k frames per GB relayed (mean frame ${f1(meanFrame / 1024)} KiB, both directions counted), that is about ${f1((rest / framesPerGB) * 1e6)} us of edge CPU per frame.`,
+    );
+  }
   const busy = (m.bulk.edgeCores ?? 0) + (m.bulk.fakeMeCores ?? 0) + (m.bulk.clientCores ?? 0);
   out.push(
-    `ME mode does more per byte than direct: direct is one AES-256-CTR decrypt + encrypt per byte each way; ME adds frame parsing, RPC_PROXY_REQ/RPC_PROXY_ANS wrapping, AES-256-CBC to and from the ME and a CRC32-C per RPC packet. ` +
-      `The CPU-per-GB ratio (${f2(m.bulk.cpuPerGB / d.bulk.cpuPerGB)}x) is the cost of that, measured on the edge alone.`,
-  );
-  out.push(
-    `Box: ${cores} cores shared by edge (${WORKERS} workers), fake ME, and the load client: ${f2(busy)} cores were busy in the ME bulk window. ` +
-      `The fake ME (JS, single thread, AES-CBC + CRC both ways, plus a copy of each payload) used ${f2(m.bulk.fakeMeCores)} cores` +
+    `Full speed on this box: ${cores} cores shared by the edge (${WORKERS} workers), the fake ME (one JS thread, with the edge's native CRC32-C and AES-CBC) and the load client; ${f2(busy)} cores were busy in the median ME full-speed window (fake ME ${f2(m.bulk.fakeMeCores)}). ` +
       ((m.bulk.fakeMeCores ?? 0) > 0.85
-        ? ' - it is saturated, so **ME wall throughput is bounded by the fake ME, not the edge**; the CPU-s per GB figure is unaffected (it divides edge CPU by the bytes that did go through).'
+        ? 'The fake ME is saturated, so **ME wall throughput at full speed is bounded by the fake ME, not the edge**. '
         : busy > cores - 0.25
-          ? ' - not saturated itself, but the box is: the ME wall throughput is bounded by the 2 cores the edge shares with the fake ME and the client, so it is not the edge\'s ceiling. CPU-s per GB divides edge CPU by the bytes that did go through and does not depend on that.'
-          : ` - not saturated, and the bench's own processes left ${f2(cores - busy)} cores free: unless other work took them (load average above), ME wall throughput is not CPU-bound but bounded by the ME path's round trips (client -> edge -> shared writer -> fake ME -> back); the exact stall is not identified (a 1 MiB writer high-water mark, tried by hand, did not change it). CPU-s per GB does not depend on that, though fewer bytes per wake-up means more syscalls per byte.`),
+          ? "The box is saturated, so ME wall throughput at full speed is bounded by the cores the edge shares with the fake ME and the client, not the edge's own ceiling. "
+          : `The bench's processes left ${f2(cores - busy)} cores free, so unless other work took them (load average above) ME wall throughput at full speed is not bounded by CPU; this script does not identify what bounds it. `) +
+      `Full speed against equal load, CPU-s/GB (KiB per read/write syscall): direct ${f2(d.bulk.cpuPerGB)} (${kib(d.bulk)}) against ${f2(d.paced.cpuPerGB)} (${kib(d.paced)}), ME ${f2(m.bulk.cpuPerGB)} (${kib(m.bulk)}) against ${f2(m.paced.cpuPerGB)} (${kib(m.paced)}): ` +
+        `the pace changes what a byte costs, since every wake-up and syscall has a fixed cost that more bytes per batch spread thinner; that is why the ratio is compared at equal load.`,
   );
   out.push(
     `Handshakes per CPU-s in ME mode include the RPC_PROXY_REQ round trip of the first frame over an existing writer (no new ME link per client); the fake ME used ${f2(m.hs.fakeMeCores)} cores there. Direct mode opens a TCP connection to the DC per client instead.`,
   );
   if (R.profile) {
-    const crc = R.profile.top.filter((t) => /crc/i.test(t.name)).reduce((a, t) => a + t.share, 0);
+    const share = (re) => R.profile.top.filter((t) => re.test(t.name)).reduce((a, t) => a + t.share, 0);
     out.push(
-      `Edge CPU in ME mode, per the profile above: ${R.profile.top.slice(0, 4).map((t) => `\`${t.name.replace(/ \([^)]*\)$/, '')}\` ${pct(t.share)}`).join(', ')}. ` +
-        `The RPC packet checksum (CRC32-C, table-driven JS: Node 20 has no native CRC32-C) alone is ${pct(crc)} of worker time; \`update\` is the AES-256-CBC of the RPC link (CBC encryption is serial, about as fast as that CRC here) plus AES-CTR; \`writeBuffer\` is the write syscalls.`,
-    );
-  }
-  if (R.prim) {
-    const P = R.prim;
-    out.push(
-      `Per-byte primitives on one core of this box (16 KiB buffers): JS CRC32-C ${f1(P.crc32cJs / 1e6)} MB/s, native zlib.crc32 (plain CRC32) ${f1(P.zlibCrc32 / 1e6)} MB/s, AES-256-CBC encrypt ${f1(P.aesCbcEnc / 1e6)} MB/s, AES-256-CTR ${f1(P.aesCtr / 1e6)} MB/s. ` +
-        `So every byte the edge sends to the ME costs about ${f2(1e9 / P.crc32cJs + 1e9 / P.aesCbcEnc)} ns in CRC + CBC alone, and every byte back about ${f2(1e9 / P.crc32cJs)} ns of CRC (CBC decryption pipelines and is cheap): ` +
-        `${f2((0.5 * (2e9 / P.crc32cJs + 1e9 / P.aesCbcEnc)) / 1)} CPU-s per GB on top of direct mode for this symmetric echo, i.e. about ${f2((d.bulk.cpuPerGB + 0.5 * (2e9 / P.crc32cJs + 1e9 / P.aesCbcEnc)) / d.bulk.cpuPerGB)}x direct before any framing, copies or extra syscalls: the 1.5x target is out of reach with a JS CRC32-C and serial CBC; a native CRC (or the link's plain CRC32 through zlib.crc32) would take the CRC share down by about ${f1(P.zlibCrc32 / P.crc32cJs)}x. ` +
-        `The measured ME figure (${f2(m.bulk.cpuPerGB)}) is a further ${f2(m.bulk.cpuPerGB - d.bulk.cpuPerGB - 0.5 * (2e9 / P.crc32cJs + 1e9 / P.aesCbcEnc))} CPU-s per GB above that estimate: per-packet and per-wake-up costs (write syscalls over small batches, per-frame allocations and copies, GC, random padding per frame).`,
+      `Edge CPU in ME mode at full speed, per the profile above: ${R.profile.top.slice(0, 4).map((t) => `\`${t.name.replace(/ \([^)]*\)$/, '')}\` ${pct(t.share)}`).join(', ')}. ` +
+        `Of the top 10: AES (the native CBC and CTR calls, charged to their JS wrappers \`apply\` in me/accelerators.js and dist/ctr.js) ${pct(share(PROFILE_GROUPS.cipher))}, socket writes ${pct(share(PROFILE_GROUPS.write))}, buffer copies and allocations ${pct(share(PROFILE_GROUPS.copy))}, CRC ${pct(share(PROFILE_GROUPS.crc))}, garbage collection ${pct(share(PROFILE_GROUPS.gc))}.`,
     );
   }
   const i = R.idle;
@@ -479,13 +549,16 @@ async function writeDoc(section) {
 
 async function main() {
   if (process.env.BENCH_ME_RENDER) {
+    // Re-render a saved run (its raw JSON) with this script's current prose.
     const R = JSON.parse(await readFile(process.env.BENCH_ME_RENDER, 'utf8'));
-    await writeDoc(render(R));
+    R.bounds = bounds(R);
+    if (process.env.BENCH_ME_DOC === '0') console.log(render(R));
+    else await writeDoc(render(R));
     return;
   }
   hooksDir = await mkdtemp(join(os.tmpdir(), 'mtedge-bench-me-hooks-'));
   const R = { machine: machine(), date: new Date().toISOString(), prim: primitives() };
-  log(`primitives (MB/s, one core): crc32c JS ${f1(R.prim.crc32cJs / 1e6)}, zlib.crc32 ${f1(R.prim.zlibCrc32 / 1e6)}, aes-256-cbc encrypt ${f1(R.prim.aesCbcEnc / 1e6)}, aes-256-ctr ${f1(R.prim.aesCtr / 1e6)}`);
+  log(`primitives (MB/s, one core, native): crc32c ${f1(R.prim.crc32c / 1e6)}, aes-256-cbc encrypt ${f1(R.prim.cbcEnc / 1e6)}, decrypt ${f1(R.prim.cbcDec / 1e6)}, aes-256-ctr ${f1(R.prim.ctr / 1e6)}; openssl speed aes-256-cbc encrypt ${f1(R.prim.opensslCbcEnc / 1e6)}`);
   log(`machine: ${R.machine.model}, ${R.machine.cores} cores, node ${R.machine.node}`);
   const dc = child('dc.mjs');
   const dcPort = (await dc.next()).port;
@@ -512,20 +585,33 @@ async function main() {
     edges.push(meEdge);
     const warm = await waitLinks(fakeMe, POOL_SIZE);
     log(`ME links up: ${warm?.openHandshaked}`);
-    const runs = { direct: { bulk: [], hs: [] }, me: { bulk: [], hs: [] } };
+    const runs = { direct: { bulk: [], paced: [], hs: [] }, me: { bulk: [], paced: [], hs: [] } };
+    let rate = 0;
     const one = async (mode, kind) => {
       const e = mode === 'me' ? meEdge : direct;
       const pid = mode === 'me' ? fakeMe.pid : undefined;
-      const r = kind === 'bulk' ? await bulk(e, pid) : await handshakes(e, pid);
-      runs[mode][kind === 'bulk' ? 'bulk' : 'hs'].push(r);
-      if (kind === 'bulk') log(`${mode} bulk: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)}, client ${f2(r.clientCores)}`);
-      else log(`${mode} handshakes: ${f1(r.perCpu)}/CPU-s, ${f1(r.perWall)}/s, errors ${r.errors} ${r.lastError ?? ''}`);
+      const r = kind === 'handshake' ? await handshakes(e, pid) : await bulk(e, pid, kind === 'paced' ? rate : undefined);
+      runs[mode][kind === 'handshake' ? 'hs' : kind].push(r);
+      if (kind !== 'handshake') {
+        const paced = kind === 'paced' ? ` (paced: ${pct(r.delivered)} of ${f1(r.offeredMBps)} MB/s delivered)` : '';
+        log(`${mode} ${kind}: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s${paced}, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)}, client ${f2(r.clientCores)}, ${f1(r.bytesPerSyscall / 1024)} KiB/syscall`);
+      } else log(`${mode} handshakes: ${f1(r.perCpu)}/CPU-s, ${f1(r.perWall)}/s, errors ${r.errors} ${r.lastError ?? ''}`);
     };
-    for (let i = 0; i < BULK_PAIRS; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, 'bulk');
-    for (let i = 0; i < HS_PAIRS; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, 'handshake');
+    const alternate = async (pairs, kind) => {
+      for (let i = 0; i < pairs; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, kind);
+    };
+    await alternate(BULK_PAIRS, 'bulk');
+    // Equal load: one offered rate for both modes, from this run's full-speed medians.
+    const fullMedian = (mode) => medianRun(runs[mode].bulk, 'mbPerSec').mbPerSec;
+    const slower = Math.min(fullMedian('direct'), fullMedian('me'));
+    rate = Number(process.env.BENCH_ME_RATE_MBPS ?? 0) * 1e6 || roundDown2(PACED_SHARE * slower) * 1e6;
+    R.pacedRate = { relayedMBps: rate / 1e6, fromMBps: slower, share: PACED_SHARE, forced: Boolean(process.env.BENCH_ME_RATE_MBPS) };
+    log(`equal load: ${f1(rate / 1e6)} MB/s relayed (${f1(rate / 2e6)} MB/s sent by the client), ${process.env.BENCH_ME_RATE_MBPS ? 'BENCH_ME_RATE_MBPS' : `${pct(PACED_SHARE)} of the slower full-speed median ${f1(slower)} MB/s`}`);
+    await alternate(PACED_PAIRS, 'paced');
+    await alternate(HS_PAIRS, 'handshake');
     R.runs = runs;
-    R.direct = { bulk: medianRun(runs.direct.bulk, 'cpuPerGB'), hs: medianRun(runs.direct.hs, 'perCpu') };
-    R.me = { bulk: medianRun(runs.me.bulk, 'cpuPerGB'), hs: medianRun(runs.me.hs, 'perCpu') };
+    R.direct = { bulk: medianRun(runs.direct.bulk, 'cpuPerGB'), paced: medianRun(runs.direct.paced, 'cpuPerGB'), hs: medianRun(runs.direct.hs, 'perCpu') };
+    R.me = { bulk: medianRun(runs.me.bulk, 'cpuPerGB'), paced: medianRun(runs.me.paced, 'cpuPerGB'), hs: medianRun(runs.me.hs, 'perCpu') };
     await direct.edge.stop();
     await meEdge.edge.stop();
 

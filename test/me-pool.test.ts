@@ -302,7 +302,7 @@ describe('ME pool', () => {
     await assert.rejects(up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, probe().events), MeUnavailableError);
   });
 
-  for (const fault of ['bad CRC', 'a link closed mid-stream'] as const) {
+  for (const fault of ['bad CRC', 'a wrong seq', 'a link closed mid-stream'] as const) {
     it(`${fault} from the ME: its clients are closed promptly and counted, the pool recovers`, async () => {
       const me = await startFakeMe();
       cleanup.push(() => me.close());
@@ -316,6 +316,9 @@ describe('ME pool', () => {
       if (fault === 'bad CRC') {
         me.badCrc = true;
         leg.write(encodeFrame('intermediate', Buffer.alloc(32, 3)));
+      } else if (fault === 'a wrong seq') {
+        me.badSeq = true;
+        leg.write(encodeFrame('intermediate', Buffer.alloc(32, 5)));
       } else {
         // Half a packet, then the link goes away.
         me.drop = true;
@@ -326,6 +329,7 @@ describe('ME pool', () => {
       assert.ok(pool.counters.writerFailures > failuresBefore, 'writer failure counted');
       assert.ok(pool.counters.clientsMovedOrClosed > lostBefore, 'lost client counted');
       me.badCrc = false;
+      me.badSeq = false;
       me.drop = false;
       // The pool reconnects and serves new clients.
       const p2 = probe();
@@ -339,6 +343,28 @@ describe('ME pool', () => {
       assert.equal(Buffer.from(frames('intermediate', p2)[0]!).readUInt32LE(20), RES_PQ);
     });
   }
+
+  it('a client that leaves mid-request: no partial request reaches the ME, its conn id is closed, its neighbour is served', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const pool = new MePool(settings(me), () => undefined);
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    const pa = probe();
+    const pb = probe();
+    const a = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, pa.events);
+    const b = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 2 }, pb.events);
+    await echoes(a, pa, 0x61);
+    const idA = me.requests().find((r) => sentTo(me, 0x61) && r.payload[0] === 0x61)!.connId;
+    const half = encodeFrame('intermediate', Buffer.alloc(4096, 0x62));
+    a.write(half.subarray(0, 1000));
+    a.write(half.subarray(1000, 3000));
+    a.destroy();
+    await me.waitFor((m) => m.closeConns().includes(idA), 5000);
+    await echoes(b, pb, 0x63);
+    assert.ok(!me.requests().some((r) => r.payload[0] === 0x62), 'a partial request reached the ME');
+    b.destroy();
+  });
 
   it('a wrong secret does not become a handshake storm', async () => {
     const me = await startFakeMe();

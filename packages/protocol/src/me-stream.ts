@@ -57,9 +57,10 @@ export class MeRpcStream {
 
   /**
    * One packet, encrypted and padded to the AES block once crypto is on. `crcXor` corrupts the
-   * checksum on purpose (fault-injection in tests only).
+   * checksum and `seqSkip` jumps the sequence number, on purpose (fault injection in tests only).
    */
-  encode(body: Uint8Array | readonly Uint8Array[], crcXor = 0): Buffer {
+  encode(body: Uint8Array | readonly Uint8Array[], crcXor = 0, seqSkip = 0): Buffer {
+    this.outSeq += seqSkip;
     const pkt = encodeRpcPacket(this.outSeq++, body, this.writeCrc, this.enc !== undefined);
     if (crcXor !== 0) {
       const at = pkt.readUInt32LE(0) - 4;

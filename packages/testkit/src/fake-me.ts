@@ -91,6 +91,8 @@ export interface FakeMe {
   wrongSecret: boolean;
   /** Answers carry a broken CRC while set. */
   badCrc: boolean;
+  /** Answers skip a sequence number while set. */
+  badSeq: boolean;
   /** Send RPC_SIMPLE_ACK before the answer when the request has the quick-ack flag. */
   quickAcks: boolean;
   /** TCP connections accepted (including dropped ones). */
@@ -133,6 +135,7 @@ class FakeMeImpl implements FakeMe {
   stall = false;
   wrongSecret = false;
   badCrc = false;
+  badSeq = false;
   quickAcks = false;
   port = 0;
   readonly secret: Buffer;
@@ -316,8 +319,8 @@ class FakeMeImpl implements FakeMe {
 
   private send(l: LinkState, body: Buffer): void {
     if (this.stall || l.socket.destroyed) return;
-    if (l.batch !== undefined && !this.badCrc) l.batch.push(body);
-    else l.socket.write(l.stream.encode(body, this.badCrc ? 0x5a5a5a5a : 0));
+    if (l.batch !== undefined && !this.badCrc && !this.badSeq) l.batch.push(body);
+    else l.socket.write(l.stream.encode(body, this.badCrc ? 0x5a5a5a5a : 0, this.badSeq ? 1 : 0));
   }
 
   private flushBatch(l: LinkState): void {

@@ -71,6 +71,36 @@ describe('ME config source', () => {
     assert.deepEqual(next.config.dcs['2'], [{ host: '127.0.0.1', port: 9999 }]);
   });
 
+  it('garbage or empty proxy-multi.conf and a proxy-secret of the wrong size are refused: the last good inputs stay, an event says why', async () => {
+    const events: string[] = [];
+    const src = new MeConfigSource(cfg(), dir, (t, c) => events.push(`${t} ${c}`));
+    const good = await src.refresh();
+    const cacheBefore = await readFile(join(dir, 'cache/pc.txt'), 'utf8');
+    const goodConf = state.conf;
+    const goodSecret = state.secret;
+    try {
+      for (const bad of ['', '<html>502 Bad Gateway</html>\n', 'proxy_for two 127.0.0.1:x;\n']) {
+        state.conf = bad;
+        const m = await src.refresh().catch((e: Error) => e);
+        assert.ok(m === good || m instanceof MeConfigError, `body ${JSON.stringify(bad)} was applied`);
+        assert.equal(src.current?.generation ?? good.generation, good.generation);
+      }
+      assert.equal(await readFile(join(dir, 'cache/pc.txt'), 'utf8'), cacheBefore, 'a refused body never reaches the cache');
+      state.conf = goodConf;
+      state.secret = randomBytes(7);
+      const m = await src.refresh().catch((e: Error) => e);
+      assert.ok(m === good || m instanceof MeConfigError, 'a 7-byte proxy-secret was applied');
+      assert.deepEqual(await readFile(join(dir, 'ps')), goodSecret, 'the cached secret is kept');
+      const refused = events.filter((e) => e.startsWith('me_download_refused'));
+      assert.equal(refused.length, 4, events.join('\n'));
+      assert.ok(refused.slice(0, 3).every((e) => e.startsWith('me_download_refused proxy-multi.conf: http://')));
+      assert.match(refused[3]!, /^me_download_refused proxy-secret: .*serving the cache/);
+    } finally {
+      state.conf = goodConf;
+      state.secret = goodSecret;
+    }
+  });
+
   it('refuses to start without any source', async () => {
     state.fail = true;
     const empty = await mkdtemp(join(os.tmpdir(), 'mtedge-me-empty-'));

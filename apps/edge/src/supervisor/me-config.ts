@@ -220,7 +220,9 @@ export class MeConfigSource {
       }
     }
     try {
-      return { secret: decodeSecret(await readFile(cache)), from: 'cache', source: cache, skew: undefined };
+      const secret = decodeSecret(await readFile(cache));
+      if (why !== '') this.downloadRefused('proxy-secret', why, cache);
+      return { secret, from: 'cache', source: cache, skew: undefined };
     } catch (err) {
       throw new MeConfigError('MTE_ERR_ME_SECRET_UNAVAILABLE', `proxy-secret unavailable (${why || 'no URL'}; cache ${cache}: ${(err as Error).message})`);
     }
@@ -241,10 +243,18 @@ export class MeConfigSource {
       }
     }
     try {
-      return { config: parseProxyMultiConf(await readFile(cache, 'utf8')), from: 'cache', source: cache };
+      const config = parseProxyMultiConf(await readFile(cache, 'utf8'));
+      if (why !== '') this.downloadRefused(what, why, cache);
+      return { config, from: 'cache', source: cache };
     } catch (err) {
       throw new MeConfigError(code, `${what} unavailable (${why || 'no URL'}; cache ${cache}: ${(err as Error).message})`);
     }
+  }
+
+  /** A download that failed or did not parse is never silent, even when the cache covers for it. */
+  private downloadRefused(what: string, why: string, cache: string): void {
+    this.event('me_download_refused', `${what}: ${why}; serving the cache ${cache}`);
+    this.warn(`Middle-End ${what} download not used (${why}); serving the cache ${cache}`);
   }
 
   private loadConfig(): Promise<MeTableInputs> {

@@ -427,7 +427,11 @@ function render(R) {
         : `the bench's processes kept ${f2(busyMe)} of ${R.machine.cores} cores busy in the ME window: edge ${f2(m.bulk.edgeCores)}, fake ME ${f2(m.bulk.fakeMeCores)}, client ${f2(m.bulk.clientCores)})`) +
       `, and the batch each wake-up handles follows that pace, so the full-speed ratio mixes the two modes' work per byte with how fast this box lets each of them run. ` +
       `(KiB per read/write syscall counts the upstream socket too, where ME mode batches a link's packets per event-loop turn, so it does not compare the client side alone.)` +
-      (delivOk('direct') && delivOk('me') ? '' : ` **Caveat:** ${['direct', 'me'].filter((x) => !delivOk(x)).map((x) => (x === 'me' ? 'ME' : x)).join(' and ')} did not deliver the offered rate within ${pct(PACED_TOLERANCE)} in every equal-load window (see the delivered row), so that mode's equal-load figure is not at the same load.`),
+      (delivOk('direct') && delivOk('me')
+        ? ''
+        : !delivOk('direct') && !delivOk('me')
+          ? ` **Caveat:** neither mode delivered the offered rate within ${pct(PACED_TOLERANCE)} in every equal-load window (see the delivered row), so the equal-load row is not at the offered load.`
+          : ` **Caveat:** ${delivOk('me') ? 'direct' : 'ME'} did not deliver the offered rate within ${pct(PACED_TOLERANCE)} in every equal-load window (see the delivered row), so its equal-load figure is not at the same load as the other mode's.`),
   );
   p();
   p(`Fake ME process during the ME full-speed bulk window: ${f2(m.bulk.fakeMeCores)} cores busy (load client ${f2(m.bulk.clientCores)}, edge ${f2(m.bulk.edgeCores)}); during the ME equal-load window: ${f2(m.paced.fakeMeCores)} (client ${f2(m.paced.clientCores)}, edge ${f2(m.paced.edgeCores)}); during the ME handshakes: ${f2(m.hs.fakeMeCores)} cores.`);
@@ -515,7 +519,7 @@ function bounds(R) {
   if (R.profile) {
     const share = (re) => R.profile.top.filter((t) => re.test(t.name)).reduce((a, t) => a + t.share, 0);
     out.push(
-      `Edge CPU in ME mode at full speed, per the profile above: ${R.profile.top.slice(0, 4).map((t) => `\`${t.name.replace(/ \([^)]*\)$/, '')}\` ${pct(t.share)}`).join(', ')}. ` +
+      `Edge CPU in ME mode at full speed, per the profile above: ${R.profile.top.slice(0, 4).map((t) => `\`${t.name}\` ${pct(t.share)}`).join(', ')}. ` +
         `Of the top 10: AES (the native CBC and CTR calls, charged to their JS wrappers \`apply\` in me/accelerators.js and dist/ctr.js) ${pct(share(PROFILE_GROUPS.cipher))}, socket writes ${pct(share(PROFILE_GROUPS.write))}, buffer copies and allocations ${pct(share(PROFILE_GROUPS.copy))}, CRC ${pct(share(PROFILE_GROUPS.crc))}, garbage collection ${pct(share(PROFILE_GROUPS.gc))}.`,
     );
   }

@@ -355,6 +355,7 @@ export class Session {
         { dcId: obf.dcId, tag: obf.tag, user: u, clientIp: this.clientIp, clientPort: this.clientPort },
         {
           data: (plain) => this.onDcData(plain),
+          dataPieces: (pieces, bytes) => this.onDcPieces(pieces, bytes),
           drain: () => {
             if (this.upPaused) {
               this.upPaused = false;
@@ -432,7 +433,27 @@ export class Session {
     st.add(C.core.octets_to_clients, plain.length);
     st.addUserOctets(u.slot, 0, plain.length);
     const out = this.clientOut!.apply(plain);
-    const ok = this.tls ? writeTlsRecords(this.socket, out) : this.socket.write(out);
+    this.afterDown(this.tls ? writeTlsRecords(this.socket, out) : this.socket.write(out), plain.length);
+  }
+
+  /** Pieces encrypted where they lie and written corked: one writev, no joined copy. */
+  private onDcPieces(pieces: readonly Buffer[], bytes: number): void {
+    if (this.phase !== 'relay') return;
+    const st = this.env.stats;
+    st.add(C.core.octets_to_clients, bytes);
+    st.addUserOctets(this.user!.slot, 0, bytes);
+    const sock = this.socket;
+    const out = this.clientOut!;
+    let ok = true;
+    sock.cork();
+    for (const p of pieces) ok = this.tls ? writeTlsRecords(sock, out.apply(p)) : sock.write(out.apply(p));
+    sock.uncork();
+    this.afterDown(ok, bytes);
+  }
+
+  /** Backpressure and quota after `n` bytes went toward the client; `ok` is the socket's answer. */
+  private afterDown(ok: boolean, n: number): void {
+    const u = this.user!;
     const shared = this.leg!.route === 'me';
     if (!ok && shared && this.socket.writableLength > MAX_UNPAUSABLE_BACKLOG) {
       this.env.event('client_too_slow', `user=${u.name} ${this.clientIp} backlog=${this.socket.writableLength}`);
@@ -451,7 +472,7 @@ export class Session {
         else this.leg?.resume();
       });
     }
-    this.checkQuota(plain.length);
+    this.checkQuota(n);
   }
 
   /** Reads from the client stop while its upstream is full, or (ME) while it is slow to read. */

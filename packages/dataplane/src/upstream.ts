@@ -16,6 +16,11 @@ export interface UpstreamRequest {
 export interface UpstreamLegEvents {
   /** Plaintext from the DC toward the client. */
   data(plain: Buffer): void;
+  /**
+   * Several plaintext pieces toward the client, in order, to go out as one write (the ME route
+   * hands over a turn's answers this way). Optional: without it the pieces arrive joined via data().
+   */
+  dataPieces?(pieces: readonly Buffer[], bytes: number): void;
   /** The DC side can take more after write() returned false. */
   drain(): void;
   /** The DC finished sending (half-close). */

@@ -110,6 +110,7 @@ static napi_value local_port(napi_env env, napi_callback_info info) {
 
 napi_value mtedge_register_aes_ctr(napi_env env, napi_value exports);
 napi_value mtedge_register_crc32c(napi_env env, napi_value exports);
+napi_value mtedge_register_cbc_lanes(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -120,6 +121,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   mtedge_register_aes_ctr(env, exports);
+  mtedge_register_cbc_lanes(env, exports);
   return mtedge_register_crc32c(env, exports);
 }
 

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 
 /** An OpenSSL AES-256-CTR context owned by the addon (freed with the JS object). */
 export type NativeCtrContext = { readonly __brand: 'NativeCtrContext' };
+/** An AES-256-CBC encryption lane (AES-NI key schedule + chaining block), freed with the JS object. */
+export type NativeCbcLane = { readonly __brand: 'NativeCbcLane' };
 /** An OpenSSL AES-256-CBC context without padding (one direction), freed with the JS object. */
 export type NativeCbcContext = { readonly __brand: 'NativeCbcContext' };
 
@@ -19,6 +21,13 @@ export interface NativeAddon {
   cbcCreate(key: Uint8Array, iv: Uint8Array, decrypt: boolean): NativeCbcContext;
   /** Transforms `bytes` in place; a CBC context needs whole 16-byte blocks (RangeError otherwise). */
   cipherApply(ctx: NativeCbcContext | NativeCtrContext, bytes: Uint8Array): void;
+  /** AES-256-CBC encryption lanes (AES-NI); absent on CPUs without it. */
+  cbcLaneCreate?: (key: Uint8Array, iv: Uint8Array) => NativeCbcLane;
+  /**
+   * Encrypts each buffer (whole 16-byte blocks) in place with its own lane, up to four lanes
+   * interleaved; at most 64 pairs, each lane at most once per call.
+   */
+  cbcLaneEncrypt?: (lanes: readonly NativeCbcLane[], bufs: readonly Uint8Array[]) => void;
   /** CRC32-C with the SSE4.2 instruction; absent on CPUs without it. */
   crc32c?: (bytes: Uint8Array, start: number, end: number, prev: number) => number;
 }

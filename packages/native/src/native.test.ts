@@ -58,6 +58,32 @@ test('in-place AES-256-CBC (no padding) equals node:crypto both ways over block-
   assert.throws(() => n.cbcCreate(randomBytes(32), randomBytes(16), 'yes' as unknown as boolean), TypeError);
 });
 
+test('CBC lanes: several streams encrypted interleaved equal OpenSSL stream by stream, across calls', () => {
+  const n = nativeAddon();
+  assert.ok(n.cbcLaneCreate && n.cbcLaneEncrypt, 'AES-NI lanes on this machine');
+  for (let round = 0; round < 20; round++) {
+    const streams = Array.from({ length: 1 + Math.floor(Math.random() * 7) }, () => ({ key: randomBytes(32), iv: randomBytes(16), sent: [] as Buffer[] }));
+    const lanes = streams.map((s) => n.cbcLaneCreate!(s.key, s.iv));
+    for (let call = 0; call < 4; call++) {
+      const pick = streams.map((_, i) => i).filter(() => Math.random() < 0.8);
+      const bufs = pick.map(() => randomBytes(16 * Math.floor(Math.random() * 300)));
+      pick.forEach((i, k) => streams[i]!.sent.push(Buffer.from(bufs[k]!)));
+      const out = bufs.map((b) => Buffer.from(b));
+      n.cbcLaneEncrypt!(pick.map((i) => lanes[i]!), out);
+      pick.forEach((i, k) => streams[i]!.sent.push(out[k]!));
+    }
+    streams.forEach((s, i) => {
+      const plain = Buffer.concat(s.sent.filter((_, k) => k % 2 === 0));
+      const got = Buffer.concat(s.sent.filter((_, k) => k % 2 === 1));
+      const want = createCipheriv('aes-256-cbc', s.key, s.iv).setAutoPadding(false).update(plain);
+      assert.ok(got.equals(want), `round ${round} stream ${i}`);
+    });
+  }
+  const lane = n.cbcLaneCreate!(randomBytes(32), randomBytes(16));
+  assert.throws(() => n.cbcLaneEncrypt!([lane], [Buffer.alloc(17)]), RangeError);
+  assert.throws(() => n.cbcLaneEncrypt!([lane, lane], [Buffer.alloc(16), Buffer.alloc(16)]), RangeError);
+});
+
 test('listening socket: dup keeps accepting after the original closes', async () => {
   const n = nativeAddon();
   const fd = n.listenTcp('127.0.0.1', 0, 16, false);

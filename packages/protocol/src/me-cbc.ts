@@ -21,11 +21,29 @@ const nodeCbc: BlockCipherFactory = (key, iv, decrypt) => {
   };
 };
 
-let factory: BlockCipherFactory = nodeCbc;
+/** Encrypts (or decrypts) each buffer with its own cipher, in place; the ciphers are distinct. */
+export type BlockCipherMany = (ciphers: readonly BlockCipher[], bufs: readonly Uint8Array[]) => void;
 
-/** Installs a faster implementation (undefined restores node:crypto). */
-export function useCbcAccelerator(f: BlockCipherFactory | undefined): void {
+const oneByOne: BlockCipherMany = (ciphers, bufs) => {
+  for (let i = 0; i < ciphers.length; i++) ciphers[i]!.apply(bufs[i]!);
+};
+
+let factory: BlockCipherFactory = nodeCbc;
+let many: BlockCipherMany = oneByOne;
+
+/**
+ * Installs a faster implementation (undefined restores node:crypto). `applyMany` may process
+ * several independent streams together (CBC encryption is serial within one stream only).
+ */
+export function useCbcAccelerator(f: BlockCipherFactory | undefined, applyMany?: BlockCipherMany): void {
   factory = f ?? nodeCbc;
+  many = f !== undefined && applyMany !== undefined ? applyMany : oneByOne;
+}
+
+/** Runs several streams' buffers through their ciphers in one go. */
+export function applyCbcMany(ciphers: readonly BlockCipher[], bufs: readonly Uint8Array[]): void {
+  if (ciphers.length !== bufs.length) throw new RangeError('applyCbcMany: one buffer per cipher');
+  many(ciphers, bufs);
 }
 
 export function createCbc(key: Uint8Array, iv: Uint8Array, decrypt: boolean): BlockCipher {

@@ -34,6 +34,11 @@ export class MeRpcStream {
     return this.enc !== undefined;
   }
 
+  /** The outgoing cipher, for a caller that encrypts unsealed batches itself (encodeMany, seal false). */
+  get encryptor(): BlockCipher | undefined {
+    return this.enc;
+  }
+
   /** Both directions switch together, right after the handshake packets. */
   setCrc(kind: CrcKind): void {
     this.writeCrc = kind;
@@ -84,16 +89,18 @@ export class MeRpcStream {
    * Packets of the given body lengths (multiples of 4) laid out in one allocation, bodies written
    * by `fill`; then CRCs, padding words up to the next block (only at the end: the CBC stream
    * runs across packets) and one in-place encryption. The fewer, larger writes an ME link gets,
-   * the less it costs per byte.
+   * the less it costs per byte. `alloc` may hand out reused memory (it must return `size` bytes).
+   * With `seal` false the batch is left plaintext: the caller must run it through `encryptor`
+   * (before anything else is encoded) — so several links can be encrypted together.
    */
-  encodeMany(lengths: readonly number[], fill: RpcBodyFill): Buffer {
+  encodeMany(lengths: readonly number[], fill: RpcBodyFill, alloc: (size: number) => Buffer = Buffer.allocUnsafe, seal = true): Buffer {
     let total = 0;
     for (const n of lengths) {
       if (n % 4 !== 0) throw new MeProtocolError('MTE_ERR_ME_MESSAGE_FORMAT', `RPC body length ${n} is not a multiple of 4`);
       total += n + PACKET_OVERHEAD;
     }
     const size = this.enc ? (total + BLOCK - 1) & ~(BLOCK - 1) : total;
-    const out = Buffer.allocUnsafe(size);
+    const out = alloc(size);
     let o = 0;
     for (let i = 0; i < lengths.length; i++) {
       const n = lengths[i]!;
@@ -106,7 +113,7 @@ export class MeRpcStream {
       o += 4;
     }
     for (; o < size; o += 4) out.writeUInt32LE(PAD_WORD, o);
-    this.enc?.apply(out);
+    if (seal) this.enc?.apply(out);
     return out;
   }
 

@@ -59,8 +59,8 @@ class MeLeg implements UpstreamLeg, MeBinding {
   private readonly template: Buffer;
   private readonly baseFlags: number;
   private closed = false;
-  // Frames for the client gathered over one turn of the event loop and handed over as one write:
-  // answers are 1-16 KiB each, and a write per answer cost more than copying them together.
+  // Frames for the client gathered over one turn of the event loop and handed over together (one
+  // corked write): answers are 1-16 KiB each, and a write per answer cost more.
   private readonly out: Buffer[] = [];
   private outBytes = 0;
   private outTimer: NodeJS.Immediate | undefined;
@@ -174,10 +174,16 @@ class MeLeg implements UpstreamLeg, MeBinding {
     if (this.outTimer) clearImmediate(this.outTimer);
     this.outTimer = undefined;
     if (this.out.length === 0) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
-    this.out.length = 0;
+    const bytes = this.outBytes;
     this.outBytes = 0;
-    if (!this.closed) this.events.data(data);
+    if (this.closed) {
+      this.out.length = 0;
+      return;
+    }
+    if (this.out.length === 1) this.events.data(this.out[0]!);
+    else if (this.events.dataPieces) this.events.dataPieces(this.out, bytes);
+    else this.events.data(Buffer.concat(this.out, bytes));
+    this.out.length = 0;
   }
 
   onWriterLost(err: Error): void {

@@ -10,6 +10,8 @@ import {
   MeProtocolError,
   MeRpcStream,
   PROXY_REQ_FLAGS_AT,
+  applyCbcMany,
+  type BlockCipher,
   RPC_CRYPTO_AES,
   RPCF_USE_CRC32C,
   decodeMeMessage,
@@ -28,9 +30,17 @@ import {
 } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
+import { WriteRing } from './write-ring.js';
 
 /** A link carries many clients: senders are told to wait only past this much unsent (bytes). */
 const LINK_HIGH_WATER = 256 * 1024;
+
+/** Writers of this thread with packets queued this turn, and the one immediate that flushes them. */
+const pendingFlush = new Set<MeWriter>();
+let groupTimer: NodeJS.Immediate | undefined;
+
+/** Slab for outgoing batches: twice the high-water mark, so a full link still reuses memory. */
+const WRITE_RING_BYTES = 2 * LINK_HIGH_WATER + 64 * 1024;
 
 /** The official client refuses an ME nonce whose clock is further off than this (seconds). */
 const NONCE_SKEW_SECS = 30;
@@ -111,10 +121,19 @@ export class MeWriter {
   private readonly qBody: Buffer[] = [];
   private readonly qLen: number[] = [];
   private qBytes = 0;
-  private flushing: NodeJS.Immediate | undefined;
+  /** In this turn's group flush. */
+  private flushing = false;
+  private batchFromRing = false;
   /** A sender was told to wait: it gets a drain even if the flush itself fits the socket. */
   private owesDrain = false;
-  private readonly flushBound = (): void => this.flush();
+  private readonly ring = new WriteRing(WRITE_RING_BYTES);
+  private fromRing = false;
+  private readonly allocBound = (n: number): Buffer => {
+    const b = this.ring.take(n);
+    this.fromRing = b !== undefined;
+    return b ?? Buffer.allocUnsafe(n);
+  };
+  private readonly releaseBound = (): void => this.ring.release();
   private readonly fillBound = (i: number, out: Buffer, at: number): void => {
     const tpl = this.qTpl[i];
     if (tpl !== undefined) {
@@ -303,21 +322,59 @@ export class MeWriter {
     const now = Date.now();
     if (expectAnswer && this.awaitingSince === undefined) this.awaitingSince = now;
     this.lastTxAt = now;
-    this.flushing ??= setImmediate(this.flushBound);
+    if (!this.flushing) {
+      this.flushing = true;
+      pendingFlush.add(this);
+      groupTimer ??= setImmediate(MeWriter.flushAll);
+    }
     const ok = this.socket.writableLength + this.qBytes < LINK_HIGH_WATER;
     if (!ok) this.owesDrain = true;
     return ok;
   }
 
-  private flush(): void {
-    this.flushing = undefined;
-    if (this.state !== 'ready' || this.qLen.length === 0) return this.clearQueue();
-    const out = this.stream.encodeMany(this.qLen, this.fillBound);
+  /** This turn's packets as one plaintext batch (encrypted by the group flush), or undefined. */
+  private takeBatch(): Buffer | undefined {
+    this.flushing = false;
+    if (this.state !== 'ready' || this.qLen.length === 0) {
+      this.clearQueue();
+      return undefined;
+    }
+    this.fromRing = false;
+    const out = this.stream.encodeMany(this.qLen, this.fillBound, this.allocBound, false);
+    this.batchFromRing = this.fromRing;
     this.clearQueue();
-    if (this.socket.write(out) && this.owesDrain) {
+    return out;
+  }
+
+  private sendBatch(out: Buffer): void {
+    const ok = this.batchFromRing ? this.socket.write(out, this.releaseBound) : this.socket.write(out);
+    if (ok && this.owesDrain) {
       this.owesDrain = false;
       this.events.drain(this);
     }
+  }
+
+  /**
+   * Every writer of this thread with queued packets, flushed together: batches built, then
+   * encrypted in one call (independent CBC streams interleave on the AES unit), then written.
+   */
+  private static flushAll(): void {
+    groupTimer = undefined;
+    const writers = [...pendingFlush];
+    pendingFlush.clear();
+    const owners: MeWriter[] = [];
+    const ciphers: BlockCipher[] = [];
+    const batches: Buffer[] = [];
+    for (const w of writers) {
+      const b = w.takeBatch();
+      const enc = w.stream.encryptor;
+      if (b === undefined || enc === undefined) continue;
+      owners.push(w);
+      ciphers.push(enc);
+      batches.push(b);
+    }
+    applyCbcMany(ciphers, batches);
+    for (let i = 0; i < owners.length; i++) owners[i]!.sendBatch(batches[i]!);
   }
 
   private clearQueue(): void {
@@ -345,10 +402,10 @@ export class MeWriter {
     this.state = 'closed';
     if (this.timer) clearTimeout(this.timer);
     if (this.tick) clearInterval(this.tick);
-    if (this.flushing) clearImmediate(this.flushing);
+    pendingFlush.delete(this);
     this.timer = undefined;
     this.tick = undefined;
-    this.flushing = undefined;
+    this.flushing = false;
     this.clearQueue();
     this.socket.destroy();
     this.events.closed(this, err);

@@ -43,6 +43,17 @@ function ip16(ip: string): Buffer {
   return parseIpv6(ip) ?? Buffer.alloc(16);
 }
 
+/** Legs holding answers for their clients this turn, and the one immediate that hands them over. */
+let legsWithOutput: MeLeg[] = [];
+let outTimer: NodeJS.Immediate | undefined;
+
+function flushAllOutput(): void {
+  outTimer = undefined;
+  const legs = legsWithOutput;
+  legsWithOutput = [];
+  for (const leg of legs) leg.flushOut();
+}
+
 /** An ANS payload framed where it lies (the conn_id before it, the CRC after); copied only if not. */
 function frameAnswer(tag: ProtoTag, payload: Buffer): Buffer {
   const room = payload.byteOffset >= FRAME_IN_PLACE_HEADROOM && payload.byteOffset + payload.length + FRAME_IN_PLACE_TAILROOM <= payload.buffer.byteLength;
@@ -63,8 +74,7 @@ class MeLeg implements UpstreamLeg, MeBinding {
   // corked write): answers are 1-16 KiB each, and a write per answer cost more.
   private readonly out: Buffer[] = [];
   private outBytes = 0;
-  private outTimer: NodeJS.Immediate | undefined;
-  private readonly flushOutBound = (): void => this.flushOut();
+  private outPending = false;
 
   constructor(
     private readonly pool: MePool,
@@ -167,12 +177,15 @@ class MeLeg implements UpstreamLeg, MeBinding {
   private deliver(frame: Buffer): void {
     this.out.push(frame);
     this.outBytes += frame.length;
-    this.outTimer ??= setImmediate(this.flushOutBound);
+    if (!this.outPending) {
+      this.outPending = true;
+      legsWithOutput.push(this);
+      outTimer ??= setImmediate(flushAllOutput);
+    }
   }
 
-  private flushOut(): void {
-    if (this.outTimer) clearImmediate(this.outTimer);
-    this.outTimer = undefined;
+  flushOut(): void {
+    this.outPending = false;
     if (this.out.length === 0) return;
     const bytes = this.outBytes;
     this.outBytes = 0;
@@ -218,8 +231,6 @@ class MeLeg implements UpstreamLeg, MeBinding {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.outTimer) clearImmediate(this.outTimer);
-    this.outTimer = undefined;
     this.out.length = 0;
     this.pool.unbind(this, true);
   }

@@ -13,7 +13,7 @@
 //
 // Env knobs: BENCH_SECONDS (window, default 4), BENCH_ME_IDLE_CONNS (default 10000),
 // BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
-// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk (one ME bulk window only, to profile),
+// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk|direct-bulk (one bulk window only, to profile),
 // BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -570,13 +570,14 @@ async function main() {
   const me = await fakeMe.next();
   const edges = [];
   try {
-    if (process.env.BENCH_ME_ONLY === 'me-bulk') {
-      // Profiling aid (with BENCH_CPU_PROF): one ME edge, one bulk window, nothing else.
-      const e = await startMtedge(dcPort, me);
+    if (process.env.BENCH_ME_ONLY === 'me-bulk' || process.env.BENCH_ME_ONLY === 'direct-bulk') {
+      // Profiling aid (with BENCH_CPU_PROF): one edge, one bulk window, nothing else.
+      const viaMe = process.env.BENCH_ME_ONLY === 'me-bulk';
+      const e = await startMtedge(dcPort, viaMe ? me : null);
       edges.push(e);
-      await waitLinks(fakeMe, POOL_SIZE);
-      const r = await bulk(e, fakeMe.pid);
-      log(`ME bulk: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)} cores, client ${f2(r.clientCores)}`);
+      if (viaMe) await waitLinks(fakeMe, POOL_SIZE);
+      const r = await bulk(e, viaMe ? fakeMe.pid : undefined);
+      log(`${viaMe ? 'ME' : 'direct'} bulk: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)} cores, client ${f2(r.clientCores)}`);
       await sleep(Number(process.env.BENCH_PROF_MS ?? 0));
       await e.edge.stop();
       return;

@@ -146,7 +146,7 @@ class MeLeg implements UpstreamLeg, MeBinding {
       // auth_key_id 0 marks an unencrypted (auth-key creation) message; the ME routes it apart.
       if (p.length >= 8 && p.readUInt32LE(0) === 0 && p.readUInt32LE(4) === 0) flags |= ME_FLAG_NOT_ENCRYPTED;
       if (f.quickAck) flags |= ME_FLAG_QUICKACK;
-      const body = p.subarray(0, p.length & ~3);
+      const body = (p.length & 3) === 0 ? p : p.subarray(0, p.length & ~3);
       ok = this.writer.sendProxyReq(this.template, flags >>> 0, body) && ok;
       frames++;
       bytes += body.length;
@@ -172,6 +172,10 @@ class MeLeg implements UpstreamLeg, MeBinding {
       default:
         return;
     }
+  }
+
+  onAnswer(payload: Buffer): void {
+    if (!this.closed && payload.length > 0) this.deliver(frameAnswer(this.tag, payload));
   }
 
   private deliver(frame: Buffer): void {

@@ -14,7 +14,7 @@
  * DC the active generation cannot serve takes the warming generation's ready writers.
  */
 import { randomBytes } from 'node:crypto';
-import { encodeCloseConn, type MeMessage } from '@mtedge/protocol';
+import { decodeMeMessage, encodeCloseConn, type MeMessage } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
 import type { MeWorkerSettings } from './settings.js';
@@ -25,6 +25,8 @@ export interface MeBinding {
   readonly connId: bigint;
   writer: MeWriter;
   onMessage(m: MeMessage): void;
+  /** An RPC_PROXY_ANS payload (a view the leg may frame in place). */
+  onAnswer(payload: Buffer): void;
   /** The writer died: the leg must end its client promptly. */
   onWriterLost(err: Error): void;
   onDrain(): void;
@@ -134,6 +136,8 @@ interface DcGroup {
   readonly quarantine: Map<string, number>;
 }
 
+const lowOf = (connId: bigint): number => Number(connId & 0xffffffffn);
+
 // Bracketed for IPv6, as the API shows endpoints (and tells the family by the bracket).
 const epKey = (e: DcEndpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
 
@@ -166,7 +170,8 @@ export class MePool {
   private active: Generation;
   private warm: Generation | undefined;
   private genSeq = 0;
-  private readonly registry = new Map<bigint, MeBinding>();
+  /** Bindings by the low half of their conn id (the high half is this pool's, checked on use). */
+  private readonly registry = new Map<number, MeBinding>();
   private readonly needDrain = new Map<MeWriter, Set<MeBinding>>();
   /** Writers of retired generations -> their generation. */
   private readonly draining = new Map<MeWriter, MeGenerationStatus>();
@@ -187,6 +192,7 @@ export class MePool {
     this.writerEvents = {
       ready: (w) => this.onReady(w),
       message: (w, m) => this.onMessage(w, m),
+      answer: (w, body) => this.onAnswer(w, body),
       drain: (w) => this.onDrain(w),
       closed: (w, err) => this.onClosed(w, err),
     };
@@ -290,14 +296,14 @@ export class MePool {
   }
 
   bind(b: MeBinding): void {
-    this.registry.set(b.connId, b);
+    this.registry.set(lowOf(b.connId), b);
     b.writer.conns.add(b.connId);
   }
 
   /** Forgets a client; tells the ME (RPC_CLOSE_CONN) when `notify` and its writer is alive. */
   unbind(b: MeBinding, notify: boolean): void {
-    if (this.registry.get(b.connId) !== b) return;
-    this.registry.delete(b.connId);
+    if (this.registry.get(lowOf(b.connId)) !== b) return;
+    this.registry.delete(lowOf(b.connId));
     const w = b.writer;
     w.conns.delete(b.connId);
     this.needDrain.get(w)?.delete(b);
@@ -588,10 +594,22 @@ export class MePool {
     this.wake();
   }
 
+  /**
+   * RPC_PROXY_ANS without building a message object: the hot path of every answer. Anything
+   * unusual (unknown conn id, another writer's) takes the general path.
+   */
+  private onAnswer(w: MeWriter, body: Buffer): void {
+    const b = this.registry.get(body.readUInt32LE(8));
+    if (b === undefined || b.writer !== w || body.readUInt32LE(12) !== this.connHigh) return this.onMessage(w, decodeMeMessage(body));
+    this.add(C.middleProxy.d2c_data_frames_total);
+    this.add(C.middleProxy.d2c_payload_bytes_total, body.length - 16);
+    b.onAnswer(body.subarray(16));
+  }
+
   private onMessage(w: MeWriter, m: MeMessage): void {
     if (m.type === 'proxy_ans' || m.type === 'simple_ack' || m.type === 'close_ext') {
-      const b = this.registry.get(m.connId);
-      if (!b || b.writer !== w) {
+      const b = this.registry.get(lowOf(m.connId));
+      if (!b || b.writer !== w || b.connId !== m.connId) {
         // An answer for a client we no longer have: tell the ME to forget it (as MTProxy does).
         if (m.type !== 'close_ext') {
           this.counters.unknownConnAnswers++;
@@ -629,9 +647,9 @@ export class MePool {
     const lost = new Error(err?.message ?? `ME writer ${w.label} closed`);
     if (w.conns.size > 0) {
       for (const id of [...w.conns]) {
-        const b = this.registry.get(id);
-        if (!b) continue;
-        this.registry.delete(id);
+        const b = this.registry.get(lowOf(id));
+        if (!b || b.connId !== id) continue;
+        this.registry.delete(lowOf(id));
         this.counters.clientsMovedOrClosed++;
         this.add(C.me.me_clients_lost_total);
         b.onWriterLost(lost);

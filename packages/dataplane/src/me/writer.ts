@@ -10,6 +10,7 @@ import {
   MeProtocolError,
   MeRpcStream,
   PROXY_REQ_FLAGS_AT,
+  RPC_PROXY_ANS,
   applyCbcMany,
   type BlockCipher,
   RPC_CRYPTO_AES,
@@ -79,6 +80,8 @@ export interface MeWriterEvents {
   ready(w: MeWriter): void;
   /** proxy_ans / simple_ack / close_ext / close_conn; pings are answered here. */
   message(w: MeWriter, m: MeMessage): void;
+  /** An RPC_PROXY_ANS body, not decoded (the pool routes it by conn id). */
+  answer(w: MeWriter, body: Buffer): void;
   drain(w: MeWriter): void;
   closed(w: MeWriter, err: MeWriterError | undefined): void;
 }
@@ -199,6 +202,7 @@ export class MeWriter {
       this.awaitingSince = undefined;
       for (let p = this.stream.next(); p !== null; p = this.stream.next()) {
         if (this.state !== 'ready') this.onHandshakePacket(p.seq, p.body);
+        else if (p.body.length >= 16 && p.body.readUInt32LE(0) === RPC_PROXY_ANS) this.events.answer(this, p.body);
         else this.onMessage(decodeMeMessage(p.body));
         if ((this.state as MeWriterState) === 'closed') return;
       }

@@ -120,17 +120,31 @@ export type RpcDecodeResult =
  * waiting for the body, so a hostile length can never make the caller buffer without bound.
  */
 export function decodeRpcPacket(buf: Buffer, crc: CrcKind, maxPacket: number = RPC_DEFAULT_MAX_PACKET): RpcDecodeResult | null {
-  if (buf.length < 4) return null;
-  const len = buf.readUInt32LE(0);
+  const len = rpcPacketLength(buf, maxPacket);
+  if (len < 0 || buf.length < len) return null;
   if (len === PAD_WORD) return { kind: 'pad', consumed: 4 };
+  checkRpcCrc(buf, len, crc);
+  return { kind: 'packet', packet: { seq: buf.readInt32LE(4), body: buf.subarray(8, len - 4) }, consumed: len };
+}
+
+/**
+ * Length of the packet (or 4-byte padding word) at the start of `buf`, checked, or -1 while the
+ * length word itself is incomplete. The bytes may not all be in yet.
+ */
+function rpcPacketLength(buf: Buffer, maxPacket: number): number {
+  if (buf.length < 4) return -1;
+  const len = buf.readUInt32LE(0);
+  if (len === PAD_WORD) return len;
   if (len < RPC_MIN_PACKET || len % 4 !== 0 || len > maxPacket) {
     throw new MeProtocolError('MTE_ERR_ME_PACKET_LENGTH', `bad RPC packet length ${len}`);
   }
-  if (buf.length < len) return null;
+  return len;
+}
+
+function checkRpcCrc(buf: Buffer, len: number, crc: CrcKind): void {
   const want = buf.readUInt32LE(len - 4);
   const got = rpcCrc(crc, buf, 0, len - 4);
   if (want !== got) throw new MeProtocolError('MTE_ERR_ME_PACKET_CRC', `RPC packet ${crc} mismatch: ${got.toString(16)} != ${want.toString(16)}`);
-  return { kind: 'packet', packet: { seq: buf.readInt32LE(4), body: buf.subarray(8, len - 4) }, consumed: len };
 }
 
 /**
@@ -180,18 +194,22 @@ export class RpcPacketReader {
   /** Next packet, or null when more bytes are needed. Throws MeProtocolError on any violation. */
   next(): RpcPacket | null {
     for (;;) {
-      const r = decodeRpcPacket(this.buf, this.crc, this.maxPacket);
-      if (r === null) {
+      const buf = this.buf;
+      const len = rpcPacketLength(buf, this.maxPacket);
+      if (len < 0 || buf.length < len) {
         if (!this.refill()) return null;
         continue;
       }
-      this.buf = this.buf.subarray(r.consumed);
-      if (r.kind === 'pad') continue;
-      if (r.packet.seq !== this.expected) {
-        throw new MeProtocolError('MTE_ERR_ME_PACKET_SEQ', `RPC packet seq ${r.packet.seq}, expected ${this.expected}`);
+      if (len === PAD_WORD) {
+        this.buf = buf.subarray(4);
+        continue;
       }
+      checkRpcCrc(buf, len, this.crc);
+      const seq = buf.readInt32LE(4);
+      if (seq !== this.expected) throw new MeProtocolError('MTE_ERR_ME_PACKET_SEQ', `RPC packet seq ${seq}, expected ${this.expected}`);
       this.expected++;
-      return r.packet;
+      this.buf = buf.subarray(len);
+      return { seq, body: buf.subarray(8, len - 4) };
     }
   }
 

@@ -43,8 +43,9 @@ const BULK_CONNS = Number(process.env.BENCH_ME_CONNS ?? 16);
 const MIN_PAYLOAD = 1024;
 const MAX_PAYLOAD = 16384;
 const HS_CONCURRENCY = 16;
-const BULK_PAIRS = 3;
-const PACED_PAIRS = 3;
+// BENCH_ME_PAIRS: windows per mode for each bulk kind (odd keeps a true median; default 5).
+const BULK_PAIRS = Number(process.env.BENCH_ME_PAIRS ?? 5);
+const PACED_PAIRS = BULK_PAIRS;
 // Equal load = this share of the slower mode's full-speed median: low enough that both modes can
 // carry it on this box, high enough to be a real load.
 const PACED_SHARE = 0.7;

@@ -48,6 +48,8 @@ const TLS_SKEW_SECS = 1200;
  * asked for before its reads were held keep coming, and one slow reader must not hold them all.
  */
 const MAX_UNPAUSABLE_BACKLOG = 16 * 1024 * 1024;
+/** Unsent bytes toward a client on a shared (ME) link before its reads are held. */
+const SHARED_HOLD_BACKLOG = 256 * 1024;
 const HTTP_PREFIXES = ['GET ', 'POST', 'HEAD', 'PUT ', 'OPTI', 'DELE', 'PATC', 'CONN', 'PRI '];
 
 type Phase = 'proxy' | 'prelude' | 'tls-inner' | 'connecting' | 'relay' | 'masked' | 'closed';
@@ -460,7 +462,9 @@ export class Session {
       this.close();
       return;
     }
-    if (!ok && !this.downPaused) {
+    // On a shared link a turn's answers often exceed the socket's high-water mark at once: that
+    // is a burst, not a slow reader, and holding reads for it would cost a pause/resume per turn.
+    if (!ok && !this.downPaused && !(shared && this.socket.writableLength < SHARED_HOLD_BACKLOG)) {
       // A shared ME link cannot pause for one slow reader; holding this client's reads instead
       // stops its requests, so the answers it cannot take stop coming.
       this.downPaused = true;

@@ -34,14 +34,16 @@ import type { DcEndpoint } from '../settings.js';
 import { WriteRing } from './write-ring.js';
 
 /** A link carries many clients: senders are told to wait only past this much unsent (bytes). */
-const LINK_HIGH_WATER = 256 * 1024;
+const LINK_HIGH_WATER = 1024 * 1024;
 
 /** Writers of this thread with packets queued this turn, and the one immediate that flushes them. */
 const pendingFlush = new Set<MeWriter>();
 let groupTimer: NodeJS.Immediate | undefined;
 
-/** Slab for outgoing batches: twice the high-water mark, so a full link still reuses memory. */
-const WRITE_RING_BYTES = 2 * LINK_HIGH_WATER + 64 * 1024;
+/** Slab for outgoing batches; a batch over half of it (a link far behind) takes fresh memory. */
+const WRITE_RING_BYTES = 1024 * 1024;
+/** Smaller batches (keepalives, a quiet link) come from Node's pooled small allocations instead. */
+const RING_MIN_BATCH = 8 * 1024;
 
 /** The official client refuses an ME nonce whose clock is further off than this (seconds). */
 const NONCE_SKEW_SECS = 30;
@@ -129,14 +131,15 @@ export class MeWriter {
   private batchFromRing = false;
   /** A sender was told to wait: it gets a drain even if the flush itself fits the socket. */
   private owesDrain = false;
-  private readonly ring = new WriteRing(WRITE_RING_BYTES);
+  /** Made at the first big batch: an idle link never holds one. */
+  private ring: WriteRing | undefined;
   private fromRing = false;
   private readonly allocBound = (n: number): Buffer => {
-    const b = this.ring.take(n);
+    const b = n < RING_MIN_BATCH ? undefined : (this.ring ??= new WriteRing(WRITE_RING_BYTES)).take(n);
     this.fromRing = b !== undefined;
     return b ?? Buffer.allocUnsafe(n);
   };
-  private readonly releaseBound = (): void => this.ring.release();
+  private readonly releaseBound = (): void => this.ring?.release();
   private readonly fillBound = (i: number, out: Buffer, at: number): void => {
     const tpl = this.qTpl[i];
     if (tpl !== undefined) {

@@ -246,7 +246,8 @@ describe('ME pool', () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
     const dead = await closedPort();
-    const s1 = settings(me, { poolSize: 1 });
+    // No default DC: a DC the table does not list is not served by this generation.
+    const s1 = settings(me, { poolSize: 1, defaultDc: undefined });
     const pool = new MePool(s1, () => undefined);
     cleanup.push(() => pool.close());
     const up = new MeUpstream(pool);
@@ -266,6 +267,13 @@ describe('ME pool', () => {
     const leg = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p.events);
     await echoes(leg, p, 7);
     leg.destroy();
+    // A DC only the new table lists is served by the warming generation meanwhile.
+    pool.update({ ...s1, generation: 'g3', defaultDc: undefined, endpoints: { ...s1.endpoints, '2': [{ host: '127.0.0.1', port: dead }], '4': [{ host: me.host, port: me.port }] } });
+    const p4 = probe();
+    const leg4 = await up.connect({ dcId: 4, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 4 }, p4.events);
+    await echoes(leg4, p4, 9);
+    assert.ok(pool.snapshot().some((w) => w.warm && w.dc === 4 && w.clients === 1), 'DC 4 client on a warming writer');
+    leg4.destroy();
     // The config goes back to the generation in force: the pending one is dropped.
     pool.update(s1);
     assert.equal(pool.status().generations.warm, undefined);
@@ -343,6 +351,37 @@ describe('ME pool', () => {
       assert.equal(Buffer.from(frames('intermediate', p2)[0]!).readUInt32LE(20), RES_PQ);
     });
   }
+
+  it('frames split anywhere (1-byte pieces, headers split, frames far larger than a chunk) reach the ME whole and in order', async () => {
+    const me = await startFakeMe({ maxRecordedRequests: 1000 });
+    cleanup.push(() => me.close());
+    const pool = new MePool(settings(me), () => undefined);
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    for (const tag of ['abridged', 'intermediate', 'padded'] as const) {
+      const p = probe();
+      const leg = await up.connect({ dcId: 2, tag, user, clientIp: '10.0.0.1', clientPort: 9 }, p.events);
+      const sizes = [8, 4, 600 * 1024, 12, 70_000, 8, 1024 * 1024 - 4096, 16];
+      const payloads = sizes.map((n, i) => {
+        const b = randomBytes(n);
+        b.writeUInt32LE(0x10000 + i, 0); // non-zero auth_key_id, and a marker
+        return b;
+      });
+      const wire = Buffer.concat(payloads.map((b) => encodeFrame(tag, b, 0)));
+      const before = me.requests().length;
+      // Pieces of 1..3 bytes for the first few hundred bytes, then random up to 64 KiB.
+      for (let o = 0; o < wire.length; ) {
+        const n = Math.min(wire.length - o, o < 400 ? 1 + (o % 3) : 1 + Math.floor(Math.random() * 65536));
+        leg.write(Buffer.from(wire.subarray(o, o + n)));
+        o += n;
+      }
+      await me.waitFor((m) => m.requests().length >= before + payloads.length, 10_000);
+      const got = me.requests().slice(before, before + payloads.length);
+      assert.deepEqual(got.map((r) => r.payload.length), sizes, tag);
+      got.forEach((r, i) => assert.ok(r.payload.equals(payloads[i]!), `${tag} frame ${i}`));
+      leg.destroy();
+    }
+  });
 
   it('a client that leaves mid-request: no partial request reaches the ME, its conn id is closed, its neighbour is served', async () => {
     const me = await startFakeMe();

@@ -13,6 +13,24 @@ static void ctx_finalize(napi_env env, void *data, void *hint) {
   EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)data);
 }
 
+/* Marks EVP contexts so a call can never take another kind of External for one. */
+static const napi_type_tag EVP_TAG = { 0x6d7465646765ULL, 0x65767020637478ULL };
+
+static napi_value wrap_ctx(napi_env env, EVP_CIPHER_CTX *ctx) {
+  napi_value ext;
+  if (napi_create_external(env, ctx, ctx_finalize, NULL, &ext) != napi_ok) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
+  }
+  napi_type_tag_object(env, ext, &EVP_TAG);
+  return ext;
+}
+
+static int get_ctx(napi_env env, napi_value v, void **ctx) {
+  bool tagged = false;
+  return napi_check_object_type_tag(env, v, &EVP_TAG, &tagged) == napi_ok && tagged && napi_get_value_external(env, v, ctx) == napi_ok && *ctx;
+}
+
 static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is_typed = false;
   napi_is_typedarray(env, v, &is_typed);
@@ -45,12 +63,7 @@ static napi_value ctr_create(napi_env env, napi_callback_info info) {
     if (ctx) EVP_CIPHER_CTX_free(ctx);
     napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "EVP_EncryptInit_ex failed"); return NULL;
   }
-  napi_value ext;
-  if (napi_create_external(env, ctx, ctx_finalize, NULL, &ext) != napi_ok) {
-    EVP_CIPHER_CTX_free(ctx);
-    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
-  }
-  return ext;
+  return wrap_ctx(env, ctx);
 }
 
 /* cbcCreate(key32, iv16, decrypt): External. No padding: callers hand whole 16-byte blocks. */
@@ -67,12 +80,7 @@ static napi_value cbc_create(napi_env env, napi_callback_info info) {
     if (ctx) EVP_CIPHER_CTX_free(ctx);
     napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "EVP_CipherInit_ex failed"); return NULL;
   }
-  napi_value ext;
-  if (napi_create_external(env, ctx, ctx_finalize, NULL, &ext) != napi_ok) {
-    EVP_CIPHER_CTX_free(ctx);
-    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
-  }
-  return ext;
+  return wrap_ctx(env, ctx);
 }
 
 static int run(EVP_CIPHER_CTX *ctx, uint8_t *data, size_t len) {
@@ -91,12 +99,14 @@ static napi_value ctr_apply(napi_env env, napi_callback_info info) {
   size_t argc = 3; napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *a = NULL, *b = NULL; uint8_t *data; size_t len;
-  if (argc < 2 || napi_get_value_external(env, argv[0], &a) != napi_ok || !get_bytes(env, argv[1], &data, &len)) {
+  if (argc < 2 || !get_ctx(env, argv[0], &a) || !get_bytes(env, argv[1], &data, &len)) {
     napi_throw_type_error(env, NULL, "ctrApply(ctx, bytes[, ctx2])"); return NULL;
   }
   if (argc >= 3) {
     napi_valuetype t; napi_typeof(env, argv[2], &t);
-    if (t == napi_external && napi_get_value_external(env, argv[2], &b) != napi_ok) b = NULL;
+    if (t == napi_external && !get_ctx(env, argv[2], &b)) {
+      napi_throw_type_error(env, NULL, "ctrApply: the second context is not a cipher context"); return NULL;
+    }
   }
   /* A block cipher without padding would hold back a partial block and shift the output. */
   int bs = EVP_CIPHER_CTX_block_size((EVP_CIPHER_CTX *)a);
@@ -105,7 +115,7 @@ static napi_value ctr_apply(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "MTE_ERR_NATIVE_CRYPTO", "cipherApply: length is not a multiple of the block size"); return NULL;
   }
   if (!run((EVP_CIPHER_CTX *)a, data, len) || (b && !run((EVP_CIPHER_CTX *)b, data, len))) {
-    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "EVP_EncryptUpdate failed"); return NULL;
+    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "EVP_CipherUpdate failed"); return NULL;
   }
   return NULL;
 }

@@ -102,8 +102,14 @@ static int have_aesni(void) { return __builtin_cpu_supports("aes") && __builtin_
 
 static void lane_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
+  /* Round keys are key material: not left behind in freed memory. */
+  volatile uint8_t *p = (volatile uint8_t *)data;
+  for (size_t i = 0; i < sizeof(lane_ctx); i++) p[i] = 0;
   free(data);
 }
+
+/* Marks lane contexts so a call can never take another kind of External for one. */
+static const napi_type_tag LANE_TAG = { 0x6d7465646765ULL, 0x636263206c616e65ULL };
 
 static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is_typed = false;
@@ -131,6 +137,7 @@ static napi_value lane_create(napi_env env, napi_callback_info info) {
     free(c);
     napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
   }
+  napi_type_tag_object(env, ext, &LANE_TAG);
   return ext;
 }
 
@@ -148,10 +155,11 @@ static napi_value lane_encrypt(napi_env env, napi_callback_info info) {
   }
   lane_job jobs[MAX_JOBS];
   for (uint32_t i = 0; i < n; i++) {
-    napi_value c, b; void *ctx = NULL; uint8_t *p; size_t len;
+    napi_value c, b; void *ctx = NULL; uint8_t *p; size_t len; bool tagged = false;
     napi_get_element(env, argv[0], i, &c);
     napi_get_element(env, argv[1], i, &b);
-    if (napi_get_value_external(env, c, &ctx) != napi_ok || !ctx || !get_u8(env, b, &p, &len)) {
+    if (napi_check_object_type_tag(env, c, &LANE_TAG, &tagged) != napi_ok || !tagged
+        || napi_get_value_external(env, c, &ctx) != napi_ok || !ctx || !get_u8(env, b, &p, &len)) {
       napi_throw_type_error(env, NULL, "cbcLaneEncrypt: bad context or buffer"); return NULL;
     }
     if (len % 16 != 0) { napi_throw_range_error(env, "MTE_ERR_NATIVE_CRYPTO", "cbcLaneEncrypt: length is not a multiple of 16"); return NULL; }

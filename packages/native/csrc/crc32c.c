@@ -6,6 +6,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -18,7 +19,8 @@
 #define LANE 256
 
 static uint32_t shift_table[4][256];
-static int shift_ready = 0;
+/* Every worker thread loads the addon: the table is built once, by whichever gets there first. */
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
 
 __attribute__((target("sse4.2"))) static uint32_t shift_slow(uint32_t reg) {
   uint64_t c = reg;
@@ -29,7 +31,6 @@ __attribute__((target("sse4.2"))) static uint32_t shift_slow(uint32_t reg) {
 static void shift_init(void) {
   for (int k = 0; k < 4; k++)
     for (int b = 0; b < 256; b++) shift_table[k][b] = shift_slow((uint32_t)b << (8 * k));
-  shift_ready = 1;
 }
 
 static inline uint32_t shift_lane(uint32_t r) {
@@ -96,7 +97,7 @@ static napi_value crc32c_js(napi_env env, napi_callback_info info) {
 napi_value mtedge_register_crc32c(napi_env env, napi_value exports) {
   if (!hw_available()) return exports;
 #if defined(__x86_64__)
-  if (!shift_ready) shift_init();
+  pthread_once(&shift_once, shift_init);
 #endif
   napi_property_descriptor props[] = {
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },

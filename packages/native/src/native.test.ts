@@ -82,6 +82,10 @@ test('CBC lanes: several streams encrypted interleaved equal OpenSSL stream by s
   const lane = n.cbcLaneCreate!(randomBytes(32), randomBytes(16));
   assert.throws(() => n.cbcLaneEncrypt!([lane], [Buffer.alloc(17)]), RangeError);
   assert.throws(() => n.cbcLaneEncrypt!([lane, lane], [Buffer.alloc(16), Buffer.alloc(16)]), RangeError);
+  // Contexts are type-tagged: one kind never passes for another.
+  const evp = n.cbcCreate(randomBytes(32), randomBytes(16), false);
+  assert.throws(() => n.cbcLaneEncrypt!([evp as unknown as typeof lane], [Buffer.alloc(16)]), TypeError);
+  assert.throws(() => n.cipherApply(lane as unknown as typeof evp, Buffer.alloc(16)), TypeError);
 });
 
 test('listening socket: dup keeps accepting after the original closes', async () => {

@@ -5,7 +5,7 @@ import { parseProxyMultiConf, renderProxyMultiConf, type MeEndpoint } from './me
 import { MeProtocolError } from './me-rpc.js';
 import { formatIpv6, parseIpv4, parseIpv6 } from './ip.js';
 
-/** getProxyConfigV6 as served (shape of core.telegram.org/getProxyConfigV6). */
+/** getProxyConfigV6 as served (the shape Telegram's getProxyConfigV6 serves). */
 const V6_BODY = `# force_probability 10 10
 default 2;
 proxy_for 1 [2001:0b28:f23d:f001:0000:0000:0000:000d]:8888;

@@ -149,8 +149,8 @@ function checkRpcCrc(buf: Buffer, len: number, crc: CrcKind): void {
 
 /**
  * Streaming reader with the sequence check: push plaintext chunks, pull packets (views into the
- * chunks). A packet that spans chunks is assembled from just the bytes it needs, so a partial
- * packet never makes the next whole chunk get copied. The CRC kind switches after the handshake
+ * chunks). A packet that spans chunks is joined once, when all of it is in, from just the bytes
+ * it needs: the rest of the last chunk is never copied. The CRC kind switches after the handshake
  * (`crc` is public).
  */
 export class RpcPacketReader {
@@ -215,8 +215,8 @@ export class RpcPacketReader {
 
   /**
    * Moves queued bytes behind `buf`: the next chunk when `buf` is empty, else only what completes
-   * the length word or the packet `buf` starts (its length was validated by the decode that
-   * asked for more). False when nothing is queued.
+   * the length word or the packet `buf` starts (its length was checked by rpcPacketLength), once
+   * enough is queued. False when that is not possible yet.
    */
   private refill(): boolean {
     if (this.queue.length === 0) return false;
@@ -226,6 +226,8 @@ export class RpcPacketReader {
       return true;
     }
     const want = this.buf.length < 4 ? 4 : this.buf.readUInt32LE(0);
+    // Not whole yet with everything queued: wait, so a big packet is joined once, not per chunk.
+    if (this.buf.length + this.queued < want) return false;
     const parts = [this.buf];
     let have = this.buf.length;
     while (have < want && this.queue.length > 0) {

@@ -156,7 +156,7 @@ export class MeConfigSource {
   private last: MeInputs | undefined;
   private timer: NodeJS.Timeout | undefined;
   private general: EdgeConfig['general'];
-  private network: EdgeConfig['network'];
+  private readonly network: EdgeConfig['network'];
   /** Why the last IPv6 table load failed; undefined after a good one (or with IPv6 off). */
   v6Error: string | undefined;
   /** Load attempts (start + refreshes) and the last failure, for the initialization view. */
@@ -192,9 +192,9 @@ export class MeConfigSource {
     if (this.skews.length > MAX_SKEW_SAMPLES) this.skews.shift();
   }
 
+  /** `[network]` (ipv6, prefer) needs a restart, as in telemt: only `[general]` is taken here. */
   setConfig(config: EdgeConfig): void {
     this.general = config.general;
-    this.network = config.network;
   }
 
   private path(p: string): string {

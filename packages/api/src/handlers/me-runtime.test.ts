@@ -37,7 +37,7 @@ describe('me_runtime and the hardswap state', () => {
     assert.equal(rt['adaptive_floor_active_writers_current'], 3);
     assert.equal(rt['adaptive_floor_warm_writers_current'], 2);
     assert.equal(rt['adaptive_floor_target_writers_total'], 6);
-    assert.deepEqual(rt['quarantined_endpoints'], [{ endpoint: '149.154.167.91:8888', remaining_ms: 800 }]);
+    assert.deepEqual(rt['quarantined_endpoints'], [{ endpoint: '192.0.2.191:8888', remaining_ms: 800 }]);
     assert.equal(rt['quarantined_endpoints_total'], 1);
   });
 

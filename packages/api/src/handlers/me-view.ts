@@ -184,11 +184,7 @@ export function dcStatusData(m: MeStatusSnapshot): Record<string, unknown> {
   return { middle_proxy_enabled: true, generated_at_epoch_secs: secs(m.generated_at_ms), dcs: rows };
 }
 
-/** "[v6]:port" as the tables are shown; a bare "v6:port" (writer views) bracketed to compare. */
-function bracketed(endpoint: string): string {
-  const i = endpoint.lastIndexOf(':');
-  return endpoint.startsWith('[') || endpoint.indexOf(':') === i ? endpoint : `[${endpoint.slice(0, i)}]${endpoint.slice(i)}`;
-}
+const family = (endpoint: string): 'V4' | 'V6' => (endpoint.startsWith('[') ? 'V6' : 'V4');
 
 /**
  * MinimalDcPathData from the table in force (the v4 and v6 tables already merged per
@@ -197,11 +193,12 @@ function bracketed(endpoint: string): string {
  * is the endpoint of an up writer of that family, else the table's first of that family.
  */
 export function networkPath(m: MeStatusSnapshot): Record<string, unknown>[] {
-  const isV6 = (e: string): boolean => e.startsWith('[');
+  // The pool shows IPv6 endpoints bracketed, "[v6]:port", in its tables and writer views alike.
+  const isV6 = (e: string): boolean => family(e) === 'V6';
   return dcFacts(m).map((d) => {
     const row: Record<string, unknown> = { dc: d.dc };
-    const table = d.endpoints.map(bracketed);
-    const up = d.writers.filter(alive).map((w) => bracketed(w.endpoint)).filter((e) => table.includes(e));
+    const table = d.endpoints;
+    const up = d.writers.filter(alive).map((w) => w.endpoint).filter((e) => table.includes(e));
     const pick = (v6: boolean): string | undefined => up.find((e) => isV6(e) === v6) ?? table.find((e) => isV6(e) === v6);
     const both = up.some(isV6) && up.some((e) => !isV6(e));
     row['ip_preference'] = both ? 'both_work' : table[0] !== undefined && isV6(table[0]) ? 'prefer_v6' : 'prefer_v4';
@@ -213,7 +210,6 @@ export function networkPath(m: MeStatusSnapshot): Record<string, unknown>[] {
   });
 }
 
-const family = (endpoint: string): 'V4' | 'V6' => (endpoint.startsWith('[') ? 'V6' : 'V4');
 
 /** Generation numbers of the pools (hardswap state), shared by me_pool_state and me_runtime. */
 export function meGenerationFacts(m: MeStatusSnapshot): {

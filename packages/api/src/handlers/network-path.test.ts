@@ -20,17 +20,17 @@ describe('network_path', () => {
   it('reports the family of the first endpoint and the selected address of each family', () => {
     const m = withTable(
       {
-        '1': ['149.154.175.50:8888'],
+        '1': ['192.0.2.50:8888'],
         '2': ['[2001:67c:4e8:f002::d]:80', '[2001:67c:4e8:f002::e]:80'],
-        '3': ['149.154.175.100:8888', '[2001:b28:f23d:f003::d]:8888'],
+        '3': ['192.0.2.100:8888', '[2001:db8:f003::d]:8888'],
       },
-      // Writer views spell IPv6 endpoints without brackets; the up writer is the selected one.
-      [{ dc: 2, endpoint: '2001:67c:4e8:f002::e:80', state: 'ready' }, { dc: 2, endpoint: '2001:67c:4e8:f002::d:80', state: 'connecting' }],
+      // Writer views bracket IPv6 endpoints as the tables do; the up writer is the selected one.
+      [{ dc: 2, endpoint: '[2001:67c:4e8:f002::e]:80', state: 'ready' }, { dc: 2, endpoint: '[2001:67c:4e8:f002::d]:80', state: 'connecting' }],
     );
     assert.deepEqual(networkPath(m), [
-      { dc: 1, ip_preference: 'prefer_v4', selected_addr_v4: '149.154.175.50:8888' },
+      { dc: 1, ip_preference: 'prefer_v4', selected_addr_v4: '192.0.2.50:8888' },
       { dc: 2, ip_preference: 'prefer_v6', selected_addr_v6: '[2001:67c:4e8:f002::e]:80' },
-      { dc: 3, ip_preference: 'prefer_v4', selected_addr_v4: '149.154.175.100:8888', selected_addr_v6: '[2001:b28:f23d:f003::d]:8888' },
+      { dc: 3, ip_preference: 'prefer_v4', selected_addr_v4: '192.0.2.100:8888', selected_addr_v6: '[2001:db8:f003::d]:8888' },
     ]);
   });
 
@@ -38,7 +38,7 @@ describe('network_path', () => {
     const m = withTable({ '2': ['[2001:db8::1]:80', '192.0.2.1:80'] }, [
       { dc: 2, endpoint: '192.0.2.9:80', state: 'ready' },
       { dc: 2, endpoint: '192.0.2.1:80', state: 'ready' },
-      { dc: 2, endpoint: '2001:db8::1:80', state: 'ready' },
+      { dc: 2, endpoint: '[2001:db8::1]:80', state: 'ready' },
     ]);
     assert.deepEqual(networkPath(m), [{ dc: 2, ip_preference: 'both_work', selected_addr_v4: '192.0.2.1:80', selected_addr_v6: '[2001:db8::1]:80' }]);
   });

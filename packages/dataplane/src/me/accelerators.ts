@@ -59,8 +59,10 @@ export function installMeAccelerators(): MeAccelerators {
   useCrcAccelerator({ ...(crc32 ? { crc32 } : {}), ...(crc32c ? { crc32c } : {}) });
   const laneCreate = n?.cbcLaneCreate;
   const laneEncrypt = n?.cbcLaneEncrypt;
-  const lanes = laneCreate !== undefined && laneEncrypt !== undefined;
-  const cbc: BlockCipherFactory | undefined = n
+  const lanes = typeof laneCreate === 'function' && typeof laneEncrypt === 'function';
+  // An addon built before these existed must not break every link: fall back to node:crypto.
+  const evpCbc = n !== undefined && typeof n.cbcCreate === 'function' && typeof n.cipherApply === 'function';
+  const cbc: BlockCipherFactory | undefined = n && evpCbc
     ? (key, iv, decrypt) => {
         // Encryption on AES-NI lanes (several links interleaved), decryption on OpenSSL (CBC
         // decryption is parallel within a stream already).

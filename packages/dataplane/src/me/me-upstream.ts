@@ -51,7 +51,14 @@ function flushAllOutput(): void {
   outTimer = undefined;
   const legs = legsWithOutput;
   legsWithOutput = [];
-  for (const leg of legs) leg.flushOut();
+  for (const leg of legs) {
+    // A client whose socket throws loses its own leg, not the others' answers.
+    try {
+      leg.flushOut();
+    } catch (err) {
+      leg.failFromFlush(err);
+    }
+  }
 }
 
 /** An ANS payload framed where it lies (the conn_id before it, the CRC after); copied only if not. */
@@ -65,6 +72,9 @@ class MeLeg implements UpstreamLeg, MeBinding {
   private readonly decoder: FrameDecoder;
   /** The start of a frame whose end has not come in yet (a view; the chunk is ours). */
   private pending: Buffer = Buffer.alloc(0);
+  /** Later pieces of that frame, joined once it is whole (a big upload is copied once). */
+  private readonly more: Buffer[] = [];
+  private moreBytes = 0;
   private readonly adTag: Buffer | undefined;
   /** This client's RPC_PROXY_REQ header; each frame only changes the flags word. */
   private readonly template: Buffer;
@@ -114,8 +124,18 @@ class MeLeg implements UpstreamLeg, MeBinding {
       // never copied.
       while (this.pending.length > 0 && rest.length > 0) {
         const need = this.decoder.frameLength(this.pending);
-        const n = Math.min((need < 0 ? 4 : need) - this.pending.length, rest.length);
-        this.pending = Buffer.concat([this.pending, rest.subarray(0, n)]);
+        const want = need < 0 ? 4 : need;
+        const have = this.pending.length + this.moreBytes;
+        if (have + rest.length < want) {
+          this.more.push(rest);
+          this.moreBytes += rest.length;
+          rest = rest.subarray(rest.length);
+          break;
+        }
+        const n = want - have;
+        this.pending = Buffer.concat([this.pending, ...this.more, rest.subarray(0, n)], want);
+        this.more.length = 0;
+        this.moreBytes = 0;
         rest = rest.subarray(n);
         ok = this.sendFrames() && ok;
       }
@@ -214,6 +234,11 @@ class MeLeg implements UpstreamLeg, MeBinding {
     if (!this.closed) this.events.drain();
   }
 
+  failFromFlush(err: unknown): void {
+    this.out.length = 0;
+    this.fail(err instanceof Error ? err : new Error(String(err)));
+  }
+
   private fail(err: Error): void {
     if (this.closed) return;
     this.closed = true;
@@ -221,13 +246,14 @@ class MeLeg implements UpstreamLeg, MeBinding {
     this.events.close(new UpstreamError('MTE_ERR_DC_CONNECT', err.message, this.req.dcId, undefined, { cause: err }));
   }
 
-  // One ME link carries many clients: a slow client cannot pause it, so these are no-ops and the
-  // client socket buffers (bounded by the session's idle/quota rules).
+  // One ME link carries many clients and cannot pause for one: these are no-ops, and the session
+  // holds a slow client's own reads instead (cut past 16 MiB unsent).
   pause(): void {}
   resume(): void {}
 
   end(): void {
-    // RPC has no half-close: a client that finished sending is done.
+    // RPC has no half-close: a client that finished sending is done (after this turn's answers).
+    this.flushOut();
     this.destroy();
     this.events.close(undefined);
   }
@@ -236,6 +262,7 @@ class MeLeg implements UpstreamLeg, MeBinding {
     if (this.closed) return;
     this.closed = true;
     this.out.length = 0;
+    this.more.length = 0;
     this.pool.unbind(this, true);
   }
 }

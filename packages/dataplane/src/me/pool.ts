@@ -257,13 +257,24 @@ export class MePool {
   }
 
   newConnId(): bigint {
-    this.connLow = (this.connLow + 1) >>> 0;
+    // After 2^32 ids the counter wraps: skip any still bound, so no live client is shadowed.
+    do this.connLow = (this.connLow + 1) >>> 0;
+    while (this.registry.has(this.connLow));
     return (BigInt(this.connHigh) << 32n) | BigInt(this.connLow);
   }
 
   /** The ME DC that serves a client DC in the active table: exact, then |dc| (media -> main), then `default`. */
   resolveDc(dcId: number): { dc: number; endpoints: readonly DcEndpoint[] } | undefined {
-    return resolveIn(this.active, dcId);
+    return this.resolveGen(dcId)?.target;
+  }
+
+  /** The active table first; a DC only the warming table lists is served by that generation. */
+  private resolveGen(dcId: number): { gen: Generation; target: { dc: number; endpoints: readonly DcEndpoint[] } } | undefined {
+    for (const gen of [this.active, this.warm]) {
+      const target = gen && resolveIn(gen, dcId);
+      if (gen && target) return { gen, target };
+    }
+    return undefined;
   }
 
   /**
@@ -272,9 +283,9 @@ export class MePool {
    */
   async acquire(dcId: number): Promise<MeWriter | undefined> {
     if (this.closed) return undefined;
-    const target = this.resolveDc(dcId);
-    if (!target) return undefined;
-    this.group(this.active, target.dc, target.endpoints);
+    const r = this.resolveGen(dcId);
+    if (!r) return undefined;
+    this.group(r.gen, r.target.dc, r.target.endpoints);
     const now = this.pick(dcId);
     if (now) return now;
     if (!this.connecting(dcId)) return undefined;
@@ -311,7 +322,7 @@ export class MePool {
       this.add(C.me.me_close_conn_sent_total);
       w.sendBodies([encodeCloseConn(b.connId)], false);
     }
-    if (w.draining && w.conns.size === 0) w.close();
+    if (w.draining && w.conns.size === 0) w.closeWhenFlushed();
   }
 
   waitDrain(b: MeBinding): void {

@@ -56,7 +56,7 @@ export class RoutedUpstream implements Upstream {
     return this.pool;
   }
 
-  /** A settings push: start the pool, or let a new ME generation drain the old writers now. */
+  /** A settings push: start the pool, or hand it the new ME generation (warmed, then swapped in). */
   settingsChanged(): void {
     const me = this.settings().me;
     if (me === undefined || !me.enabled) return;

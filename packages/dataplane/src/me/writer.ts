@@ -128,11 +128,12 @@ export class MeWriter {
   private qBytes = 0;
   /** In this turn's group flush. */
   private flushing = false;
-  private batchFromRing = false;
+  private closeAfterFlush = false;
   /** A sender was told to wait: it gets a drain even if the flush itself fits the socket. */
   private owesDrain = false;
   /** Made at the first big batch: an idle link never holds one. */
   private ring: WriteRing | undefined;
+  /** The batch being built / sent this turn came from the ring (its write must release it). */
   private fromRing = false;
   private readonly allocBound = (n: number): Buffer => {
     const b = n < RING_MIN_BATCH ? undefined : (this.ring ??= new WriteRing(WRITE_RING_BYTES)).take(n);
@@ -180,11 +181,6 @@ export class MeWriter {
 
   get id(): number {
     return this.o.id;
-  }
-
-  /** False while the socket's buffer is over its high-water mark. */
-  get writable(): boolean {
-    return this.state === 'ready' && this.socket.writableLength + this.qBytes < LINK_HIGH_WATER;
   }
 
   private bump(counter: number): void {
@@ -348,17 +344,31 @@ export class MeWriter {
     }
     this.fromRing = false;
     const out = this.stream.encodeMany(this.qLen, this.fillBound, this.allocBound, false);
-    this.batchFromRing = this.fromRing;
     this.clearQueue();
     return out;
   }
 
   private sendBatch(out: Buffer): void {
-    const ok = this.batchFromRing ? this.socket.write(out, this.releaseBound) : this.socket.write(out);
-    if (ok && this.owesDrain) {
-      this.owesDrain = false;
-      this.events.drain(this);
+    if (this.state !== 'ready') return;
+    try {
+      const ok = this.fromRing ? this.socket.write(out, this.releaseBound) : this.socket.write(out);
+      if (this.closeAfterFlush) return this.close();
+      if (ok && this.owesDrain) {
+        this.owesDrain = false;
+        this.events.drain(this);
+      }
+    } catch (err) {
+      this.fail(err);
     }
+  }
+
+  /**
+   * Closes once what is queued has been handed to the socket (a draining writer's last
+   * RPC_CLOSE_CONN must still go out); at once when nothing is queued.
+   */
+  closeWhenFlushed(): void {
+    if (this.flushing) this.closeAfterFlush = true;
+    else this.close();
   }
 
   /**
@@ -372,17 +382,37 @@ export class MeWriter {
     const owners: MeWriter[] = [];
     const ciphers: BlockCipher[] = [];
     const batches: Buffer[] = [];
+    const plain: [MeWriter, Buffer][] = [];
     for (const w of writers) {
-      const b = w.takeBatch();
-      const enc = w.stream.encryptor;
-      if (b === undefined || enc === undefined) continue;
-      owners.push(w);
-      ciphers.push(enc);
-      batches.push(b);
+      // One writer's failure closes that writer, never the worker or the others' turn.
+      try {
+        const b = w.takeBatch();
+        if (b === undefined) continue;
+        const enc = w.stream.encryptor;
+        if (enc === undefined) plain.push([w, b]);
+        else {
+          owners.push(w);
+          ciphers.push(enc);
+          batches.push(b);
+        }
+      } catch (err) {
+        w.fail(err);
+      }
     }
-    applyCbcMany(ciphers, batches);
+    try {
+      applyCbcMany(ciphers, batches);
+    } catch (err) {
+      for (const w of owners) w.fail(err);
+      return;
+    }
     for (let i = 0; i < owners.length; i++) owners[i]!.sendBatch(batches[i]!);
+    for (const [w, b] of plain) w.sendBatch(b);
   }
+
+  private fail(err: unknown): void {
+    this.close(new MeWriterError('MTE_ERR_ME_PROTOCOL', `ME ${this.label}: ${(err as Error).message ?? String(err)}`, { cause: err }));
+  }
+
 
   private clearQueue(): void {
     this.qTpl.length = 0;

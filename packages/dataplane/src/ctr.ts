@@ -4,20 +4,8 @@
  * callers see the same in-place contract either way.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
-import { nativeAddon, type NativeAddon, type NativeCtrContext } from '@mtedge/native';
-
-let native: NativeAddon | null | undefined;
-
-function addon(): NativeAddon | null {
-  if (native === undefined) {
-    try {
-      native = process.env['MTEDGE_NATIVE_CRYPTO'] === '0' ? null : nativeAddon();
-    } catch {
-      native = null;
-    }
-  }
-  return native;
-}
+import type { NativeAddon, NativeCtrContext } from '@mtedge/native';
+import { cryptoAddon } from './crypto-addon.js';
 
 export interface CtrStream {
   /** Encrypts/decrypts `buf` in place (CTR is symmetric) and returns it. */
@@ -48,7 +36,7 @@ class NodeCtr implements CtrStream {
 
 /** A CTR stream at byte offset `skip` of the keystream (the init already consumed it). */
 export function createCtrStream(key: Buffer, iv: Buffer, skip: number, preferNative = true): CtrStream {
-  const n = preferNative ? addon() : null;
+  const n = preferNative ? cryptoAddon() : null;
   const stream: CtrStream = n ? new NativeCtr(n, n.ctrCreate(key, iv)) : new NodeCtr(createCipheriv('aes-256-ctr', key, iv));
   if (skip > 0) stream.apply(Buffer.alloc(skip));
   return stream;

@@ -33,27 +33,22 @@ class AbridgedDecoder implements FrameDecoder {
   frameLength(buf: Buffer): number {
     if (buf.length < 1) return -1;
     const words = (buf[0] as number) & 0x7f;
-    if (words !== ABRIDGED_LONG_MARKER) return 1 + words * 4;
-    if (buf.length < 4) return -1;
-    const len = buf.readUIntLE(1, 3) * 4;
+    let header = 1;
+    let len = words * 4;
+    if (words === ABRIDGED_LONG_MARKER) {
+      if (buf.length < 4) return -1;
+      header = 4;
+      len = buf.readUIntLE(1, 3) * 4;
+    }
     if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
-    return 4 + len;
+    return header + len;
   }
   decode(buf: Buffer): DecodedFrame | null {
-    if (buf.length < 1) return null;
+    const total = this.frameLength(buf);
+    if (total < 0 || buf.length < total) return null;
     const first = buf[0] as number;
-    const quickAck = (first & 0x80) !== 0;
-    let header = 1;
-    let words = first & 0x7f;
-    if (words === ABRIDGED_LONG_MARKER) {
-      if (buf.length < 4) return null;
-      header = 4;
-      words = buf.readUIntLE(1, 3);
-    }
-    const len = words * 4;
-    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
-    if (buf.length < header + len) return null;
-    return { payload: buf.subarray(header, header + len), consumed: header + len, quickAck };
+    const header = (first & 0x7f) === ABRIDGED_LONG_MARKER ? 4 : 1;
+    return { payload: buf.subarray(header, total), consumed: total, quickAck: (first & 0x80) !== 0 };
   }
 }
 
@@ -66,13 +61,9 @@ class IntermediateDecoder implements FrameDecoder {
     return 4 + len;
   }
   decode(buf: Buffer): DecodedFrame | null {
-    if (buf.length < 4) return null;
-    const raw = buf.readUInt32LE(0);
-    const quickAck = (raw & QUICK_ACK_BIT) !== 0;
-    const len = raw & 0x7fffffff;
-    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame);
-    if (buf.length < 4 + len) return null;
-    return { payload: buf.subarray(4, 4 + len), consumed: 4 + len, quickAck };
+    const total = this.frameLength(buf);
+    if (total < 0 || buf.length < total) return null;
+    return { payload: buf.subarray(4, total), consumed: total, quickAck: (buf.readUInt32LE(0) & QUICK_ACK_BIT) !== 0 };
   }
 }
 

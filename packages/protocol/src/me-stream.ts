@@ -7,7 +7,7 @@ import { Buffer } from 'node:buffer';
 import { createCbc, type BlockCipher } from './me-cbc.js';
 import { rpcCrc, type CrcKind } from './me-crc.js';
 import type { AesKeyIv } from './me-kdf.js';
-import { MeProtocolError, RPC_DEFAULT_MAX_PACKET, RPC_SEQ_NONCE, RpcPacketReader, encodeRpcPacket, type RpcPacket } from './me-rpc.js';
+import { MeProtocolError, RPC_DEFAULT_MAX_PACKET, RPC_SEQ_NONCE, RpcPacketReader, type RpcPacket } from './me-rpc.js';
 
 const BLOCK = 16;
 const PAD_WORD = 4;
@@ -66,7 +66,7 @@ export class MeRpcStream {
    */
   encode(body: Uint8Array | readonly Uint8Array[], crcXor = 0, seqSkip = 0): Buffer {
     this.outSeq += seqSkip;
-    const pkt = encodeRpcPacket(this.outSeq++, body, this.writeCrc, this.enc !== undefined);
+    const pkt = this.encodeBatch([body], false);
     if (crcXor !== 0) {
       const at = pkt.readUInt32LE(0) - 4;
       pkt.writeUInt32LE((pkt.readUInt32LE(at) ^ crcXor) >>> 0, at);
@@ -76,13 +76,18 @@ export class MeRpcStream {
   }
 
   /** Several packets in one buffer and one cipher pass. */
-  encodeBatch(bodies: readonly (Uint8Array | readonly Uint8Array[])[]): Buffer {
+  encodeBatch(bodies: readonly (Uint8Array | readonly Uint8Array[])[], seal = true): Buffer {
     const lengths = bodies.map((b) => (b instanceof Uint8Array ? b.length : b.reduce((n, p) => n + p.length, 0)));
-    return this.encodeMany(lengths, (i, out, at) => {
-      const b = bodies[i]!;
-      if (b instanceof Uint8Array) out.set(b, at);
-      else for (const p of b) (out.set(p, at), (at += p.length));
-    });
+    return this.encodeMany(
+      lengths,
+      (i, out, at) => {
+        const b = bodies[i]!;
+        if (b instanceof Uint8Array) out.set(b, at);
+        else for (const p of b) (out.set(p, at), (at += p.length));
+      },
+      Buffer.allocUnsafe,
+      seal,
+    );
   }
 
   /**

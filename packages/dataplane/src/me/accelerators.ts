@@ -7,7 +7,8 @@
  */
 import zlib from 'node:zlib';
 import { useCbcAccelerator, useCrcAccelerator, type BlockCipher, type BlockCipherFactory, type CrcFunction } from '@mtedge/protocol';
-import { nativeAddon, type NativeAddon, type NativeCbcLane } from '@mtedge/native';
+import type { NativeAddon, NativeCbcLane } from '@mtedge/native';
+import { cryptoAddon } from '../crypto-addon.js';
 
 export interface MeAccelerators {
   readonly crc32: 'zlib' | 'js';
@@ -16,14 +17,6 @@ export interface MeAccelerators {
   readonly cbc: 'native-lanes' | 'native' | 'node';
 }
 
-function addon(): NativeAddon | undefined {
-  if (process.env['MTEDGE_NATIVE_CRYPTO'] === '0') return undefined;
-  try {
-    return nativeAddon();
-  } catch {
-    return undefined;
-  }
-}
 
 type LaneEncrypt = NonNullable<NativeAddon['cbcLaneEncrypt']>;
 
@@ -52,7 +45,7 @@ function applyLanes(ciphers: readonly BlockCipher[], bufs: readonly Uint8Array[]
 }
 
 export function installMeAccelerators(): MeAccelerators {
-  const n = addon();
+  const n = cryptoAddon() ?? undefined;
   const crc32c: CrcFunction | undefined = n?.crc32c;
   const z = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
   const crc32: CrcFunction | undefined = z ? (buf, start, end, prev) => z(buf.subarray(start, end), prev) : undefined;

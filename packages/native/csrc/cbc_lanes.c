@@ -63,20 +63,27 @@ typedef struct {
   size_t blocks;
 } lane_job;
 
-/* n lanes (1..4), m blocks each, rounds interleaved across lanes. */
+/* n lanes (1..4), m blocks each, rounds interleaved across lanes. Keys and pointers are read into
+ * locals once: the stores below could alias them, which would force a reload per block. */
 AESNI static void run_group(lane_job **j, int n, size_t m) {
   __m128i x[4], iv[4];
-  for (int l = 0; l < n; l++) iv[l] = j[l]->ctx->iv;
+  const __m128i *rk[4];
+  uint8_t *p[4];
+  for (int l = 0; l < n; l++) {
+    iv[l] = j[l]->ctx->iv;
+    rk[l] = j[l]->ctx->rk;
+    p[l] = j[l]->p;
+  }
   for (size_t b = 0; b < m; b++) {
     for (int l = 0; l < n; l++) {
-      x[l] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(j[l]->p + 16 * b)), iv[l]);
-      x[l] = _mm_xor_si128(x[l], j[l]->ctx->rk[0]);
+      x[l] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p[l] + 16 * b)), iv[l]);
+      x[l] = _mm_xor_si128(x[l], rk[l][0]);
     }
     for (int r = 1; r < 14; r++)
-      for (int l = 0; l < n; l++) x[l] = _mm_aesenc_si128(x[l], j[l]->ctx->rk[r]);
+      for (int l = 0; l < n; l++) x[l] = _mm_aesenc_si128(x[l], rk[l][r]);
     for (int l = 0; l < n; l++) {
-      iv[l] = _mm_aesenclast_si128(x[l], j[l]->ctx->rk[14]);
-      _mm_storeu_si128((__m128i *)(j[l]->p + 16 * b), iv[l]);
+      iv[l] = _mm_aesenclast_si128(x[l], rk[l][14]);
+      _mm_storeu_si128((__m128i *)(p[l] + 16 * b), iv[l]);
     }
   }
   for (int l = 0; l < n; l++) {

@@ -7,11 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import {
-  buildReqPqMulti,
-  RES_PQ,
-  connectClient,
   fakeMeConfig,
   startFakeDc,
   startFakeMe,
@@ -19,13 +15,10 @@ import {
   type FakeDc,
   type FakeMe,
   type FakeMeHttp,
-  type SimClient,
 } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
-import { meGeneralToml, withMiddleProxy } from './helpers/me.js';
+import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, apiData as data, expectResPq as roundTrip, meClient, meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
-const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-const DOMAIN = 'front.example.com';
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 const WORKERS = 2;
 const POOL_SIZE = 4; // per process: 2 writers per worker for DC 2
@@ -41,22 +34,8 @@ async function startMeEdge(dc: FakeDc, http: FakeMeHttp): Promise<EdgeProcess> {
   return startEdge(withMinimalRuntime(toml), { apiPort });
 }
 
-async function client(edge: EdgeProcess): Promise<SimClient> {
-  return connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
-}
 
-async function roundTrip(c: SimClient): Promise<void> {
-  c.sendFrame(buildReqPqMulti());
-  const a = await c.nextFrame(5000);
-  assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
-}
 
-async function data(edge: EdgeProcess, path: string): Promise<any> {
-  const r = await edge.api(path);
-  assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
-  assert.equal(r.body.ok, true);
-  return r.body.data;
-}
 
 describe('Control API with Middle-End mode on', () => {
   let dc: FakeDc;
@@ -138,7 +117,7 @@ describe('Control API with Middle-End mode on', () => {
   test('ME counters in /v1/stats/zero/all grow with traffic', async () => {
     const before = (await data(edge, '/v1/stats/zero/all')).middle_proxy;
     assert.ok(before.reconnect_success_total >= POOL_SIZE, JSON.stringify(before));
-    const clients = await Promise.all(Array.from({ length: 6 }, () => client(edge)));
+    const clients = await Promise.all(Array.from({ length: 6 }, () => meClient(edge, alice)));
     await Promise.all(clients.map((c) => roundTrip(c)));
     for (const c of clients) c.destroy();
     const z = await data(edge, '/v1/stats/zero/all');
@@ -160,7 +139,7 @@ describe('Control API with Middle-End mode on', () => {
     // Keepalives go unanswered: the stall watchdog closes every writer (2 x 1 s + 1 s).
     await me.waitFor((m) => m.links().every((l) => !l.handshaked || !l.open), 15_000);
     const dcBefore = dc.connections();
-    const c = await client(edge);
+    const c = await meClient(edge, alice);
     await roundTrip(c);
     c.destroy();
     assert.ok(dc.connections() > dcBefore, 'the fallback client reached the fake DC');
@@ -184,7 +163,7 @@ describe('Control API with Middle-End mode on', () => {
     await edge.waitForOutput(/ME cannot serve DC, client routed direct \(me2dc_fallback\): dc=2/, 5000);
 
     // A burst for the same DC within 10 s: the counter and events see each one, the log one line.
-    const burst = await Promise.all(Array.from({ length: 4 }, () => client(edge)));
+    const burst = await Promise.all(Array.from({ length: 4 }, () => meClient(edge, alice)));
     await Promise.all(burst.map((b) => roundTrip(b)));
     for (const b of burst) b.destroy();
     const z2 = await data(edge, '/v1/stats/zero/all');

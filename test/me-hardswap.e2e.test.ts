@@ -8,9 +8,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  buildReqPqMulti,
-  RES_PQ,
-  connectClient,
   fakeMeConfig,
   startFakeDc,
   startFakeMe,
@@ -18,32 +15,15 @@ import {
   type FakeDc,
   type FakeMe,
   type FakeMeHttp,
-  type SimClient,
 } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
-import { meGeneralToml, withMiddleProxy } from './helpers/me.js';
+import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, apiData as data, expectResPq as roundTrip, meClient, meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
-const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-const DOMAIN = 'front.example.com';
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 const POOL_SIZE = 2; // per process: one writer per worker
 
-async function client(edge: EdgeProcess): Promise<SimClient> {
-  return connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
-}
 
-async function roundTrip(c: SimClient): Promise<void> {
-  c.sendFrame(buildReqPqMulti());
-  const a = await c.nextFrame(5000);
-  assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
-}
 
-async function data(edge: EdgeProcess, path: string): Promise<any> {
-  const r = await edge.api(path);
-  assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
-  assert.equal(r.body.ok, true);
-  return r.body.data;
-}
 
 describe('ME hardswap over a proxy-multi.conf change', () => {
   let dc: FakeDc;
@@ -93,7 +73,7 @@ describe('ME hardswap over a proxy-multi.conf change', () => {
     assert.deepEqual(pool.generations, { active_generation: 1, warm_generation: 1, pending_hardswap_generation: 0, draining_generations: [] });
     assert.deepEqual(pool.hardswap, { enabled: true, pending: false });
 
-    const c1 = await client(edge);
+    const c1 = await meClient(edge, alice);
     await roundTrip(c1);
 
     // DC 2 moves to the new ME, which refuses handshakes: generation 2 warms but cannot get warm.
@@ -110,7 +90,7 @@ describe('ME hardswap over a proxy-multi.conf change', () => {
     assert.equal(typeof pending.pending_hardswap_age_secs, 'number');
     // The old generation keeps serving new clients meanwhile.
     const oldReqs = oldMe.requests().length;
-    const c2 = await client(edge);
+    const c2 = await meClient(edge, alice);
     await roundTrip(c2);
     c2.destroy();
     assert.ok(oldMe.requests().length > oldReqs, 'served by the old ME');
@@ -126,7 +106,7 @@ describe('ME hardswap over a proxy-multi.conf change', () => {
     assert.deepEqual(pool.generations.draining_generations, [1], 'the old writer holding c1 drains');
     await roundTrip(c1);
     const newReqs = newMe.requests().length;
-    const c3 = await client(edge);
+    const c3 = await meClient(edge, alice);
     await roundTrip(c3);
     c3.destroy();
     assert.ok(newMe.requests().length > newReqs, 'served by the new ME');

@@ -9,9 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  buildReqPqMulti,
-  RES_PQ,
-  connectClient,
   fakeMeConfig,
   startFakeDc,
   startFakeMe,
@@ -21,10 +18,8 @@ import {
   type FakeMeHttp,
 } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
-import { meGeneralToml, withMiddleProxy } from './helpers/me.js';
+import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, expectResPq, meClient, meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
-const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-const DOMAIN = 'front.example.com';
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 
 async function loopbackV6(): Promise<boolean> {
@@ -81,10 +76,8 @@ describe('Middle-End over IPv6 (getProxyConfigV6, prefer = 6)', { skip: hasV6 ? 
     }
     assert.ok(me.handshakes() > 0, `handshake failed: ${failed?.failure}`);
 
-    const c = await connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
-    c.sendFrame(buildReqPqMulti());
-    const a = await c.nextFrame(5000);
-    assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ through the fake ME');
+    const c = await meClient(edge, alice);
+    await expectResPq(c);
     assert.ok(me.requests().length >= 1);
     assert.equal(dc.connections(), 0, 'nothing went direct');
     c.end();

@@ -29,10 +29,8 @@ import {
   type SimClient,
 } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
-import { meGeneralToml, withMiddleProxy } from './helpers/me.js';
+import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
-const AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-const DOMAIN = 'front.example.com';
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 const WORKERS = 2;
 const POOL_SIZE = 4; // per process: 2 writers per worker per DC

@@ -8,11 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import {
-  buildReqPqMulti,
-  RES_PQ,
-  connectClient,
   fakeMeConfig,
   startFakeDc,
   startFakeMe,
@@ -25,8 +21,8 @@ import {
 } from '@mtedge/testkit';
 import { parseIpv4 } from '@mtedge/protocol';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+import { ME_TLS_DOMAIN as DOMAIN, expectResPq, meClient } from './helpers/me.js';
 
-const DOMAIN = 'front.example.com';
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 const REFLECTED = '203.0.113.77';
 const CONFIGURED_NAT = '198.51.100.23';
@@ -79,11 +75,9 @@ async function stopRig(r: Rig | undefined): Promise<void> {
 
 /** req_pq_multi through the proxy; the fake ME answers resPQ only over a working ME link. */
 async function roundTrip(edge: EdgeProcess): Promise<void> {
-  const c = await connectClient({ host: '127.0.0.1', port: edge.port, mode: 'secure', tag: 'padded', secret: Buffer.from(alice.secretHex, 'hex'), domain: DOMAIN, dcId: 2 });
+  const c = await meClient(edge, alice);
   try {
-    c.sendFrame(buildReqPqMulti());
-    const a = await c.nextFrame(8000);
-    assert.equal(Buffer.from(a.payload).readUInt32LE(20), RES_PQ, 'resPQ');
+    await expectResPq(c, 8000);
   } finally {
     c.destroy();
   }

@@ -28,8 +28,17 @@ after(async () => {
   await mask?.close();
 });
 
-const cases: { mode: 'classic' | 'secure' | 'tls'; tag: ProtoTag; user: typeof alice }[] = [
+/** An init that starts 0x16 0x42: only 16 03 01 may be taken for a TLS hello. */
+function tlsLookingInit(n: number): Buffer {
+  const b = randomBytes(n);
+  b[0] = 0x16;
+  b[1] = 0x42;
+  return b;
+}
+
+const cases: { mode: 'classic' | 'secure' | 'tls'; tag: ProtoTag; user: typeof alice; initRandom?: (n: number) => Buffer; note?: string }[] = [
   { mode: 'classic', tag: 'intermediate', user: alice },
+  { mode: 'classic', tag: 'intermediate', user: bob, initRandom: tlsLookingInit, note: ' (init begins with 0x16)' },
   { mode: 'classic', tag: 'abridged', user: bob },
   { mode: 'secure', tag: 'padded', user: alice },
   { mode: 'tls', tag: 'padded', user: bob },
@@ -38,7 +47,7 @@ const cases: { mode: 'classic' | 'secure' | 'tls'; tag: ProtoTag; user: typeof a
 const sent: Record<string, number> = { alice: 0, bob: 0 };
 
 for (const c of cases) {
-  test(`${c.mode}/${c.tag} relays data both ways intact`, async () => {
+  test(`${c.mode}/${c.tag}${c.note ?? ''} relays data both ways intact`, async () => {
     const client = await connectClient({
       host: '127.0.0.1',
       port: edge.port,
@@ -47,6 +56,7 @@ for (const c of cases) {
       secret: Buffer.from(c.user.secretHex, 'hex'),
       domain: DOMAIN,
       dcId: 2,
+      ...(c.initRandom !== undefined ? { initRandom: c.initRandom } : {}),
     });
     const payload = randomBytes(200_000);
     for (let off = 0; off < payload.length; off += 7_000) client.send(payload.subarray(off, off + 7_000));

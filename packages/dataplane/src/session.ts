@@ -60,6 +60,11 @@ function looksLikeHttp(b: Buffer): boolean {
   return HTTP_PREFIXES.includes(head);
 }
 
+/** A fake-TLS hello starts 16 03 01; a classic obfuscated2 init may begin with 0x16 alone. */
+function looksLikeTlsHello(b: Buffer): boolean {
+  return b.length >= 3 && b[0] === 0x16 && b[1] === 0x03 && b[2] === 0x01;
+}
+
 export class Session {
   private phase: Phase;
   private pending: Buffer = Buffer.alloc(0);
@@ -110,7 +115,7 @@ export class Session {
   private stage(): HandshakeStage {
     if (this.phase === 'tls-inner') return 'tls_post_serverhello_mtproto';
     if (this.pending.length < TLS_HEADER_LEN) return 'first_packet_prelude';
-    if (this.pending[0] === 0x16) return 'tls_clienthello_body';
+    if (looksLikeTlsHello(this.pending)) return 'tls_clienthello_body';
     return 'direct_mtproto';
   }
 
@@ -206,7 +211,7 @@ export class Session {
 
   private advancePrelude(s: WorkerSettings): void {
     const p = this.pending;
-    if (p.length >= 3 && p[0] === 0x16 && p[1] === 0x03 && p[2] === 0x01) {
+    if (looksLikeTlsHello(p)) {
       if (p.length < TLS_HEADER_LEN) return;
       const len = p.readUInt16BE(3);
       if (len > MAX_TLS_RECORD_PAYLOAD) return this.fail('bad_tls_hello', 'mask', 'tls_clienthello_body');

@@ -52,6 +52,8 @@ export interface ConnectClientOptions {
   tlsRecordSize?: number;
   /** Cap on frames decoded from the server (default 16 MiB). */
   maxFrame?: number;
+  /** Random source for the obfuscated2 init (to force edge cases such as a leading 0x16). */
+  initRandom?: (n: number) => Buffer;
 }
 
 export interface SimClientClose {
@@ -305,7 +307,7 @@ export async function connectClient(o: ConnectClientOptions): Promise<SimClient>
     });
     const handshakeFailed = new Promise<never>((_, reject) => socket.once('error', reject));
     handshakeFailed.catch(() => { /* raced below; keeps an unobserved rejection quiet */ });
-    const { init, streams } = obf2Initiate({ tag, dcId, ...(o.secret !== undefined ? { secret: o.secret } : {}) });
+    const { init, streams } = obf2Initiate({ tag, dcId, ...(o.secret !== undefined ? { secret: o.secret } : {}), ...(o.initRandom !== undefined ? { randomBytes: o.initRandom } : {}) });
     const header = o.proxyHeader ?? Buffer.alloc(0);
     const first = o.firstPayload ?? Buffer.alloc(0);
     client.streams = streams;

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { startFakeDc } from './fake-dc.js';
 import { runLoad, summarize } from './load.js';
 import { startEchoProxy } from './internal/echo-proxy.js';
+import { obf2Initiate } from './wire/obf2.js';
 
 const host = '127.0.0.1';
 
@@ -84,4 +87,38 @@ test('option checks and latency summary', async () => {
   await assert.rejects(runLoad({ host, port: 1, clients: 0, mode: 'classic', bytesPerClient: 1 }), { code: 'MTE_ERR_TESTKIT_OPTIONS' });
   assert.deepEqual(summarize([3, 1, 2]), { count: 3, min: 1, p50: 2, p95: 3, max: 3, mean: 2 });
   assert.equal(summarize([]).count, 0);
+});
+
+test('a classic init whose first byte is 0x16 (but not 16 03 01) is not taken for a TLS hello', async () => {
+  const secret = randomBytes(16);
+  const proxy = await startEchoProxy({ secret });
+  const socket = connect(proxy.port, host);
+  try {
+    await once(socket, 'connect');
+    const rnd = (n: number): Buffer => {
+      const b = randomBytes(n);
+      b[0] = 0x16;
+      b[1] = 0x42;
+      return b;
+    };
+    const { init, streams } = obf2Initiate({ tag: 'intermediate', dcId: 2, secret, randomBytes: rnd });
+    assert.equal(init[0], 0x16);
+    const payload = randomBytes(1000);
+    socket.write(Buffer.concat([init, streams.encrypt.update(payload)]));
+    const echoed: Buffer[] = [];
+    let got = 0;
+    // Bounded: a proxy that took the init for a TLS hello would wait for a record that never comes.
+    const guard = setTimeout(() => socket.destroy(), 3000);
+    for await (const chunk of socket as AsyncIterable<Buffer>) {
+      echoed.push(streams.decrypt.update(chunk));
+      got += chunk.length;
+      if (got >= payload.length) break;
+    }
+    clearTimeout(guard);
+    assert.deepEqual(Buffer.concat(echoed), payload);
+    assert.equal(proxy.rejected, 0);
+  } finally {
+    socket.destroy();
+    await proxy.close();
+  }
 });

@@ -106,7 +106,8 @@ export async function startEchoProxy(o: EchoProxyOptions): Promise<EchoProxy> {
         }
         if (phase === 'first') {
           if (buf.length < 5) return;
-          if (buf[0] !== 0x16) {
+          // Same rule as the edge: only 16 03 01 starts a TLS hello. A classic init may begin with 0x16.
+          if (!(buf[0] === 0x16 && buf[1] === 0x03 && buf[2] === 0x01)) {
             phase = 'obf-init';
             const rest = buf;
             buf = Buffer.alloc(0);

@@ -13,7 +13,7 @@
 //
 // Env knobs: BENCH_SECONDS (window, default 4), BENCH_ME_IDLE_CONNS (default 10000),
 // BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
-// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk|direct-bulk (one bulk window only, to profile),
+// write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk|direct-bulk (one bulk window only, to profile; paced when BENCH_ME_RATE_MBPS is set),
 // BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -588,8 +588,9 @@ async function main() {
       const e = await startMtedge(dcPort, viaMe ? me : null);
       edges.push(e);
       if (viaMe) await waitLinks(fakeMe, POOL_SIZE);
-      const r = await bulk(e, viaMe ? fakeMe.pid : undefined);
-      log(`${viaMe ? 'ME' : 'direct'} bulk: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)} cores, client ${f2(r.clientCores)}`);
+      const paced = Number(process.env.BENCH_ME_RATE_MBPS ?? 0) * 1e6;
+      const r = await bulk(e, viaMe ? fakeMe.pid : undefined, paced > 0 ? paced : undefined);
+      log(`${viaMe ? 'ME' : 'direct'} bulk${paced > 0 ? ` (paced to ${f1(paced / 1e6)} MB/s relayed)` : ''}: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)} cores, client ${f2(r.clientCores)}`);
       await sleep(Number(process.env.BENCH_PROF_MS ?? 0));
       await e.edge.stop();
       return;

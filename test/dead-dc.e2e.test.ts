@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectClient, startFakeDc, startMaskHost, type FakeDc, type MaskHost } from '@mtedge/testkit';
-import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+import { DEAD_PORT, edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
 import { counters, echoes, grew, lastSeq, liveConnections, recentEvents, refused, served, user } from './helpers/observe.js';
 
 const DOMAIN = 'front.example.com';
@@ -26,7 +26,7 @@ before(async () => {
   refusing = await startFakeDc({ mode: 'refuse' });
   mask = await startMaskHost({ reply: 'http' });
   // A port nobody listens on: connecting gets ECONNREFUSED.
-  deadPort = await freePort();
+  deadPort = DEAD_PORT;
   const apiPort = await freePort();
   edge = await startEdge(
     edgeConfigToml({ users: [alice], dcPort: dc.port, dcPorts: { [REFUSING_DC]: refusing.port, [DEAD_DC]: deadPort }, maskPort: mask.port, apiPort, tlsDomain: DOMAIN, workers: 2 }),

@@ -76,7 +76,7 @@ async function refusedByBothWorkers(o: () => ConnectClientOptions, cls: string):
   const seq = await lastSeq(edge);
   let tries = 0;
   let workers = new Set<number>();
-  while (tries < 40 && (tries < 8 || workers.size < 2)) {
+  while (tries < 150 && (tries < 8 || workers.size < 2)) {
     const r = await refused(o());
     tries++;
     assert.ok(r.closed, `attempt #${tries} was not closed`);

@@ -17,7 +17,7 @@ import {
   type FakeMe,
   type FakeMeHttp,
 } from '@mtedge/testkit';
-import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
+import { DEAD_PORT, edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
 import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, expectResPq, meClient, meGeneralToml, withMiddleProxy } from './helpers/me.js';
 
 const alice = { name: 'alice', secretHex: randomSecretHex() };
@@ -41,7 +41,7 @@ describe('Middle-End over IPv6 (getProxyConfigV6, prefer = 6)', { skip: hasV6 ? 
   before(async () => {
     dc = await startFakeDc({ mode: 'echo' });
     me = await startFakeMe({ host: '::1' });
-    const dead = await freePort();
+    const dead = DEAD_PORT;
     http = await startFakeMeHttp({
       secret: me.secret,
       config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: dead }] }, 2),

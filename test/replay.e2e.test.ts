@@ -13,7 +13,7 @@ const DOMAIN = 'front.example.com';
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 /** Enough tries that the kernel hands some to each of the 2 workers (asserted below). */
 const MIN_TRIES = 12;
-const MAX_TRIES = 60;
+const MAX_TRIES = 150;
 let dc: FakeDc;
 let mask: MaskHost;
 let edge: EdgeProcess;

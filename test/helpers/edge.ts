@@ -92,16 +92,35 @@ ${o.extraToml ?? ''}
 `;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Below Linux's ephemeral range (32768-60999): the kernel never hands these out for listen(0) or
+// connect(), so the edge's own port-0 listener or a test client cannot take a port between the
+// moment it is picked here and the moment the edge binds it.
+const FREE_PORT_MIN = 20000;
+const FREE_PORT_SPAN = 12000;
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
+
+/** Ports this process handed out: two picks before either is bound must still differ. */
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = FREE_PORT_MIN + Math.floor(Math.random() * FREE_PORT_SPAN);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no bindable port in ${FREE_PORT_MIN}-${FREE_PORT_MIN + FREE_PORT_SPAN - 1} after 200 tries`);
+}
+
+/** A loopback port nothing listens on (discard, never served here): connections to it are refused. */
+export const DEAD_PORT = 9;
 
 export interface ApiResponse<T = unknown> {
   readonly status: number;

@@ -39,8 +39,15 @@ function keyFor(material: Buffer, secret: Uint8Array | undefined): Buffer {
 /** The first-64-bytes rules a real client follows so the init can't look like HTTP/TLS/other tags. */
 export function isAcceptableInit(init: Uint8Array): boolean {
   if (init[0] === 0xef) return false;
+  // Stricter than TDLib (which only avoids 16 03 01 02 and four HTTP words): the edge takes any
+  // 16 03 01 for a TLS hello and nine HTTP words for a probe, and a test client must never be
+  // masked by chance.
+  if (init[0] === 0x16 && init[1] === 0x03 && init[2] === 0x01) return false;
   const first = Buffer.from(init.buffer, init.byteOffset, 4).readUInt32LE(0);
-  const forbidden = [0x44414548, 0x54534f50, 0x20544547, 0x4954504f, 0xdddddddd, 0xeeeeeeee, 0x02010316];
+  const forbidden = [
+    0x44414548, 0x54534f50, 0x20544547, 0x4954504f, 0x20545550, 0x454c4544, 0x43544150, 0x4e4e4f43, 0x20495250,
+    0xdddddddd, 0xeeeeeeee, 0x02010316,
+  ];
   if (forbidden.includes(first)) return false;
   return !(init[4] === 0 && init[5] === 0 && init[6] === 0 && init[7] === 0);
 }

@@ -14,7 +14,8 @@
 // Env knobs: BENCH_SECONDS (window, default 4), BENCH_ME_IDLE_CONNS (default 10000),
 // BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
 // write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk|direct-bulk (one bulk window only, to profile; paced when BENCH_ME_RATE_MBPS is set),
-// BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one).
+// BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one),
+// BENCH_EDGE_NODE_OPTIONS (added to the edge's NODE_OPTIONS, e.g. --perf-basic-prof for perf).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
@@ -96,6 +97,8 @@ function meToml(me) {
 async function startMtedge(dcPort, me, profDir = process.env.BENCH_CPU_PROF) {
   const apiPort = await freePort();
   const env = { BENCH_HOOKS_DIR: hooksDir, NODE_OPTIONS: `--expose-gc --require ${join(BENCH, 'edge-hooks.cjs')}` };
+  // e.g. --perf-basic-prof, to read the edge with `perf record` during a window.
+  if (process.env.BENCH_EDGE_NODE_OPTIONS) env.NODE_OPTIONS += ` ${process.env.BENCH_EDGE_NODE_OPTIONS}`;
   if (profDir) {
     env.NODE_OPTIONS += ` --require ${join(BENCH, 'cpu-prof.cjs')}`;
     env.BENCH_PROF_DIR = profDir;

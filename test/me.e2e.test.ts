@@ -287,3 +287,42 @@ describe('Middle-End mode, me2dc_fallback = false, ME refuses the secret', () =>
     assert.match(edge.output(), /client closed \(me2dc_fallback = false\)/);
   });
 });
+
+describe('Middle-End mode, an ME that does not take CRC32-C', () => {
+  let dc: FakeDc;
+  let me: FakeMe;
+  let http: FakeMeHttp;
+  let edge: EdgeProcess;
+
+  before(async () => {
+    dc = await startFakeDc({ mode: 'mtproto' });
+    me = await startFakeMe({ crc32c: false });
+    http = await startFakeMeHttp({ secret: me.secret, config: meConf(me) });
+    edge = await startMeEdge(dc, http, false);
+  });
+  after(async () => {
+    await edge?.stop();
+    await dc?.close();
+    await me?.close();
+    await http?.close();
+  });
+
+  test('links fall back to plain CRC32 and carry big and small frames both ways', async () => {
+    const c = await client(edge, 'secure', 'padded');
+    await roundTrip(c);
+    // Frames up to 256 KiB, so packets span the links' reads and writes.
+    for (const n of [16, 1024, 64 * 1024, 256 * 1024]) {
+      const body = randomBytes(n);
+      body.writeBigUInt64LE(0x1122334455667788n, 0);
+      c.sendFrame(body);
+      const back = Buffer.from((await c.nextFrame(10_000)).payload);
+      assert.ok(back.subarray(0, n).equals(body), `${n}-byte frame echoed intact`);
+    }
+    c.destroy();
+    const used = me.links().filter((l) => l.handshaked);
+    assert.ok(used.length > 0);
+    assert.ok(used.every((l) => !l.crc32c), 'no link negotiated CRC32-C');
+    assert.ok(used.every((l) => l.failure === undefined), `link failures: ${used.map((l) => l.failure).join(', ')}`);
+    assert.equal(dc.connections(), 0, 'nothing went direct');
+  });
+});

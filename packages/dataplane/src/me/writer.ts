@@ -31,6 +31,7 @@ import {
 } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
+import { ReadSlab } from './read-slab.js';
 import { WriteRing } from './write-ring.js';
 
 /** A link carries many clients: senders are told to wait only past this much unsent (bytes). */
@@ -155,9 +156,21 @@ export class MeWriter {
     readonly o: MeWriterOptions,
     private readonly events: MeWriterEvents,
   ) {
-    this.socket = net.connect({ host: o.endpoint.host, port: o.endpoint.port, noDelay: true });
+    // Reads land in a slab, not in Node's per-read buffers (which it copies when a read is short).
+    const slab = new ReadSlab();
+    this.socket = net.connect({
+      host: o.endpoint.host,
+      port: o.endpoint.port,
+      noDelay: true,
+      onread: {
+        buffer: () => slab.next(),
+        callback: (n, room) => {
+          this.onData(slab.take(room as Buffer, n));
+          return true;
+        },
+      },
+    });
     this.socket.on('connect', () => this.onConnect());
-    this.socket.on('data', (d: Buffer) => this.onData(d));
     this.socket.on('drain', () => {
       this.owesDrain = false;
       this.events.drain(this);

@@ -145,15 +145,23 @@ export const FRAME_IN_PLACE_TAILROOM = 3;
  * Returns the frame as a view over the same memory.
  */
 export function frameInPlace(tag: ProtoTag, payload: Buffer): Buffer {
-  const len = payload.length;
+  const before = Math.min(payload.byteOffset, FRAME_IN_PLACE_HEADROOM);
+  const from = payload.byteOffset - before;
+  const room = Buffer.from(payload.buffer, from, Math.min(payload.buffer.byteLength - from, before + payload.length + FRAME_IN_PLACE_TAILROOM));
+  return frameInPlaceAt(tag, room, before, payload.length);
+}
+
+/**
+ * frameInPlace for the `len` payload bytes at `start` of `buf`, which must hold the header before
+ * them and the padding after: one view of `buf`, no look at the memory around it.
+ */
+export function frameInPlaceAt(tag: ProtoTag, buf: Buffer, start: number, len: number): Buffer {
   const pad = tag === 'padded' ? (RANDOM_POOL[takeRandom(1)]! & FRAME_IN_PLACE_TAILROOM) : 0;
   const header = frameHeaderLength(tag, len);
-  const start = payload.byteOffset - header;
-  if (start < 0 || payload.byteOffset + len + pad > payload.buffer.byteLength) throw new FrameFormatError('no room around the payload to frame it in place');
-  const out = Buffer.from(payload.buffer, start, header + len + pad);
-  writeFrameHeader(out, 0, tag, len + pad);
-  if (pad > 0) fillRandom(out, header + len, pad);
-  return out;
+  if (start < header || start + len + pad > buf.length) throw new FrameFormatError('no room around the payload to frame it in place');
+  writeFrameHeader(buf, start - header, tag, len + pad);
+  if (pad > 0) fillRandom(buf, start + len, pad);
+  return buf.subarray(start - header, start + len + pad);
 }
 
 /**

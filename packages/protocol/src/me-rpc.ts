@@ -105,6 +105,13 @@ export function encodeRpcPacket(seq: number, body: Uint8Array | readonly Uint8Ar
   return out;
 }
 
+/** Where an RPC packet's body starts (after its length and seq words). */
+export const RPC_PACKET_BODY_AT = 8;
+/** In a whole packet holding an RPC_PROXY_ANS (type, flags, conn_id, payload): the conn_id... */
+export const RPC_ANS_CONN_ID_AT = RPC_PACKET_BODY_AT + 8;
+/** ...and the payload, which runs up to the packet's CRC. */
+export const RPC_ANS_PAYLOAD_AT = RPC_PACKET_BODY_AT + 16;
+
 export interface RpcPacket {
   readonly seq: number;
   /** A view into the input (no copy). */
@@ -120,10 +127,10 @@ export type RpcDecodeResult =
  * waiting for the body, so a hostile length can never make the caller buffer without bound.
  */
 export function decodeRpcPacket(buf: Buffer, crc: CrcKind, maxPacket: number = RPC_DEFAULT_MAX_PACKET): RpcDecodeResult | null {
-  const len = rpcPacketLength(buf, maxPacket);
+  const len = rpcPacketLength(buf, 0, maxPacket);
   if (len < 0 || buf.length < len) return null;
   if (len === PAD_WORD) return { kind: 'pad', consumed: 4 };
-  checkRpcCrc(buf, len, crc);
+  checkRpcCrc(buf, 0, len, crc);
   return { kind: 'packet', packet: { seq: buf.readInt32LE(4), body: buf.subarray(8, len - 4) }, consumed: len };
 }
 
@@ -131,9 +138,9 @@ export function decodeRpcPacket(buf: Buffer, crc: CrcKind, maxPacket: number = R
  * Length of the packet (or 4-byte padding word) at the start of `buf`, checked, or -1 while the
  * length word itself is incomplete. The bytes may not all be in yet.
  */
-function rpcPacketLength(buf: Buffer, maxPacket: number): number {
-  if (buf.length < 4) return -1;
-  const len = buf.readUInt32LE(0);
+function rpcPacketLength(buf: Buffer, at: number, maxPacket: number): number {
+  if (buf.length - at < 4) return -1;
+  const len = buf.readUInt32LE(at);
   if (len === PAD_WORD) return len;
   if (len < RPC_MIN_PACKET || len % 4 !== 0 || len > maxPacket) {
     throw new MeProtocolError('MTE_ERR_ME_PACKET_LENGTH', `bad RPC packet length ${len}`);
@@ -141,9 +148,9 @@ function rpcPacketLength(buf: Buffer, maxPacket: number): number {
   return len;
 }
 
-function checkRpcCrc(buf: Buffer, len: number, crc: CrcKind): void {
-  const want = buf.readUInt32LE(len - 4);
-  const got = rpcCrc(crc, buf, 0, len - 4);
+function checkRpcCrc(buf: Buffer, at: number, len: number, crc: CrcKind): void {
+  const want = buf.readUInt32LE(at + len - 4);
+  const got = rpcCrc(crc, buf, at, at + len - 4);
   if (want !== got) throw new MeProtocolError('MTE_ERR_ME_PACKET_CRC', `RPC packet ${crc} mismatch: ${got.toString(16)} != ${want.toString(16)}`);
 }
 
@@ -155,7 +162,11 @@ function checkRpcCrc(buf: Buffer, len: number, crc: CrcKind): void {
  */
 export class RpcPacketReader {
   crc: CrcKind = 'crc32';
+  /** Seq of the packet nextPacket() returned last. */
+  lastSeq = 0;
   private buf: Buffer = Buffer.alloc(0);
+  /** Parsed up to here in `buf` (an offset, so a packet costs one view, not a re-slice of the rest). */
+  private at = 0;
   /** Chunks behind `buf`, not yet looked at. */
   private readonly queue: Buffer[] = [];
   private queued = 0;
@@ -169,13 +180,14 @@ export class RpcPacketReader {
   }
 
   get buffered(): number {
-    return this.buf.length + this.queued;
+    return this.buf.length - this.at + this.queued;
   }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.buf.length === 0 && this.queue.length === 0) {
+    if (this.buf.length === this.at && this.queue.length === 0) {
       this.buf = chunk;
+      this.at = 0;
       return;
     }
     this.queue.push(chunk);
@@ -184,8 +196,10 @@ export class RpcPacketReader {
 
   /** Removes and returns the unparsed bytes (the link switches from plaintext to AES here). */
   take(): Buffer {
-    const all = this.queue.length === 0 ? this.buf : Buffer.concat([this.buf, ...this.queue]);
+    const rest = this.buf.subarray(this.at);
+    const all = this.queue.length === 0 ? rest : Buffer.concat([rest, ...this.queue]);
     this.buf = Buffer.alloc(0);
+    this.at = 0;
     this.queue.length = 0;
     this.queued = 0;
     return all;
@@ -193,23 +207,34 @@ export class RpcPacketReader {
 
   /** Next packet, or null when more bytes are needed. Throws MeProtocolError on any violation. */
   next(): RpcPacket | null {
+    const p = this.nextPacket();
+    return p === null ? null : { seq: this.lastSeq, body: p.subarray(RPC_PACKET_BODY_AT, p.length - 4) };
+  }
+
+  /**
+   * Next packet as one view of all of it (length, seq, body from RPC_PACKET_BODY_AT, CRC in the
+   * last 4 bytes), checked; its seq is in `lastSeq`. The hot path: one allocation per packet.
+   */
+  nextPacket(): Buffer | null {
     for (;;) {
       const buf = this.buf;
-      const len = rpcPacketLength(buf, this.maxPacket);
-      if (len < 0 || buf.length < len) {
+      const at = this.at;
+      const len = rpcPacketLength(buf, at, this.maxPacket);
+      if (len < 0 || buf.length - at < len) {
         if (!this.refill()) return null;
         continue;
       }
       if (len === PAD_WORD) {
-        this.buf = buf.subarray(4);
+        this.at = at + 4;
         continue;
       }
-      checkRpcCrc(buf, len, this.crc);
-      const seq = buf.readInt32LE(4);
+      checkRpcCrc(buf, at, len, this.crc);
+      const seq = buf.readInt32LE(at + 4);
       if (seq !== this.expected) throw new MeProtocolError('MTE_ERR_ME_PACKET_SEQ', `RPC packet seq ${seq}, expected ${this.expected}`);
       this.expected++;
-      this.buf = buf.subarray(len);
-      return { seq, body: buf.subarray(8, len - 4) };
+      this.lastSeq = seq;
+      this.at = at + len;
+      return buf.subarray(at, at + len);
     }
   }
 
@@ -220,6 +245,10 @@ export class RpcPacketReader {
    */
   private refill(): boolean {
     if (this.queue.length === 0) return false;
+    if (this.at > 0) {
+      this.buf = this.buf.subarray(this.at);
+      this.at = 0;
+    }
     if (this.buf.length === 0) {
       this.buf = this.queue.shift()!;
       this.queued -= this.buf.length;

@@ -159,4 +159,13 @@ export class MeRpcStream {
   next(): RpcPacket | null {
     return this.reader.next();
   }
+
+  /** Next inbound packet as one view (see RpcPacketReader.nextPacket); its seq is in `lastSeq`. */
+  nextPacket(): Buffer | null {
+    return this.reader.nextPacket();
+  }
+
+  get lastSeq(): number {
+    return this.reader.lastSeq;
+  }
 }

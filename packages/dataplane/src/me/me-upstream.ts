@@ -14,6 +14,7 @@ import {
   FRAME_IN_PLACE_HEADROOM,
   FRAME_IN_PLACE_TAILROOM,
   frameInPlace,
+  frameInPlaceAt,
   ipv4Mapped,
   parseIpv4,
   parseIpv6,
@@ -194,8 +195,8 @@ class MeLeg implements UpstreamLeg, MeBinding {
     }
   }
 
-  onAnswer(payload: Buffer): void {
-    if (!this.closed && payload.length > 0) this.deliver(frameAnswer(this.tag, payload));
+  onAnswer(packet: Buffer, start: number, len: number): void {
+    if (!this.closed && len > 0) this.deliver(frameInPlaceAt(this.tag, packet, start, len));
   }
 
   private deliver(frame: Buffer): void {

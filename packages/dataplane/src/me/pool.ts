@@ -14,7 +14,7 @@
  * DC the active generation cannot serve takes the warming generation's ready writers.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeMeMessage, encodeCloseConn, type MeMessage } from '@mtedge/protocol';
+import { decodeMeMessage, encodeCloseConn, RPC_ANS_CONN_ID_AT, RPC_ANS_PAYLOAD_AT, RPC_PACKET_BODY_AT, type MeMessage } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
 import type { MeWorkerSettings } from './settings.js';
@@ -26,7 +26,8 @@ export interface MeBinding {
   writer: MeWriter;
   onMessage(m: MeMessage): void;
   /** An RPC_PROXY_ANS payload (a view the leg may frame in place). */
-  onAnswer(payload: Buffer): void;
+  /** `len` payload bytes at `start` of `packet` (a whole RPC packet: room to frame it in place). */
+  onAnswer(packet: Buffer, start: number, len: number): void;
   /** The writer died: the leg must end its client promptly. */
   onWriterLost(err: Error): void;
   onDrain(): void;
@@ -192,7 +193,7 @@ export class MePool {
     this.writerEvents = {
       ready: (w) => this.onReady(w),
       message: (w, m) => this.onMessage(w, m),
-      answer: (w, body) => this.onAnswer(w, body),
+      answer: (w, packet) => this.onAnswer(w, packet),
       drain: (w) => this.onDrain(w),
       closed: (w, err) => this.onClosed(w, err),
     };
@@ -609,12 +610,15 @@ export class MePool {
    * RPC_PROXY_ANS without building a message object: the hot path of every answer. Anything
    * unusual (unknown conn id, another writer's) takes the general path.
    */
-  private onAnswer(w: MeWriter, body: Buffer): void {
-    const b = this.registry.get(body.readUInt32LE(8));
-    if (b === undefined || b.writer !== w || body.readUInt32LE(12) !== this.connHigh) return this.onMessage(w, decodeMeMessage(body));
+  private onAnswer(w: MeWriter, packet: Buffer): void {
+    const b = this.registry.get(packet.readUInt32LE(RPC_ANS_CONN_ID_AT));
+    if (b === undefined || b.writer !== w || packet.readUInt32LE(RPC_ANS_CONN_ID_AT + 4) !== this.connHigh) {
+      return this.onMessage(w, decodeMeMessage(packet.subarray(RPC_PACKET_BODY_AT, packet.length - 4)));
+    }
+    const n = packet.length - RPC_ANS_PAYLOAD_AT - 4;
     this.add(C.middleProxy.d2c_data_frames_total);
-    this.add(C.middleProxy.d2c_payload_bytes_total, body.length - 16);
-    b.onAnswer(body.subarray(16));
+    this.add(C.middleProxy.d2c_payload_bytes_total, n);
+    b.onAnswer(packet, RPC_ANS_PAYLOAD_AT, n);
   }
 
   private onMessage(w: MeWriter, m: MeMessage): void {

@@ -11,6 +11,8 @@ import {
   MeRpcStream,
   PROXY_REQ_FLAGS_AT,
   RPC_PROXY_ANS,
+  RPC_ANS_PAYLOAD_AT,
+  RPC_PACKET_BODY_AT,
   applyCbcMany,
   type BlockCipher,
   RPC_CRYPTO_AES,
@@ -83,10 +85,15 @@ export interface MeWriterEvents {
   ready(w: MeWriter): void;
   /** proxy_ans / simple_ack / close_ext / close_conn; pings are answered here. */
   message(w: MeWriter, m: MeMessage): void;
-  /** An RPC_PROXY_ANS body, not decoded (the pool routes it by conn id). */
-  answer(w: MeWriter, body: Buffer): void;
+  /** A whole RPC packet holding an RPC_PROXY_ANS, not decoded (the pool routes it by conn id). */
+  answer(w: MeWriter, packet: Buffer): void;
   drain(w: MeWriter): void;
   closed(w: MeWriter, err: MeWriterError | undefined): void;
+}
+
+/** An RPC packet's body (between its length and seq words and its CRC). */
+function bodyOf(packet: Buffer): Buffer {
+  return packet.subarray(RPC_PACKET_BODY_AT, packet.length - 4);
 }
 
 function ip4Of(addr: string | undefined): Buffer | undefined {
@@ -212,10 +219,10 @@ export class MeWriter {
     try {
       this.stream.push(d);
       this.awaitingSince = undefined;
-      for (let p = this.stream.next(); p !== null; p = this.stream.next()) {
-        if (this.state !== 'ready') this.onHandshakePacket(p.seq, p.body);
-        else if (p.body.length >= 16 && p.body.readUInt32LE(0) === RPC_PROXY_ANS) this.events.answer(this, p.body);
-        else this.onMessage(decodeMeMessage(p.body));
+      for (let p = this.stream.nextPacket(); p !== null; p = this.stream.nextPacket()) {
+        if (this.state !== 'ready') this.onHandshakePacket(this.stream.lastSeq, bodyOf(p));
+        else if (p.length >= RPC_ANS_PAYLOAD_AT + 4 && p.readUInt32LE(RPC_PACKET_BODY_AT) === RPC_PROXY_ANS) this.events.answer(this, p);
+        else this.onMessage(decodeMeMessage(bodyOf(p)));
         if ((this.state as MeWriterState) === 'closed') return;
       }
     } catch (err) {

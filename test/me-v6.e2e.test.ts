@@ -3,7 +3,10 @@
  * loads getProxyConfigV6 beside getProxyConfig, and the v6 table wins for the DCs it lists. The
  * v4 table sends DC 2 to a dead port, the v6 one to the fake middle proxy on [::1]: a client
  * round-trips through ME (me2dc_fallback = false, so nothing can go direct), the link's KDF runs
- * over IPv6 addresses, and the API reports the v6 path. Skipped when ::1 cannot be bound.
+ * over IPv6 addresses, and the API reports the v6 path. Then the other way round: the preferred
+ * v6 endpoint is dead and the v4 one alive, and the writers turn to IPv4 after two failed
+ * attempts (event me_family_fallback) instead of leaving the DC without ME. Skipped when ::1
+ * cannot be bound.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +35,20 @@ async function loopbackV6(): Promise<boolean> {
 
 const hasV6 = await loopbackV6();
 
+/** One worker, one writer, IPv6 on with prefer = 6, both tables from `http`, no direct fallback. */
+async function startV6Edge(dc: FakeDc, http: FakeMeHttp): Promise<EdgeProcess> {
+  const apiPort = await freePort();
+  const general = [
+    meGeneralToml(http, { adTag: AD_TAG, poolSize: 1, fallback: false }),
+    `proxy_config_v6_url = "${http.configV6Url}"`,
+    `proxy_config_v6_cache_path = "cache/proxy-config-v6.txt"`,
+  ].join('\n');
+  const toml = withMiddleProxy(edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: 1, generalToml: general, serverToml: 'listen_addr_ipv6 = "::1"' }))
+    .replace('stun_use = false', 'stun_use = false\nipv6 = true\nprefer = 6')
+    .replace('runtime_edge_enabled = true', 'runtime_edge_enabled = true\nminimal_runtime_enabled = true');
+  return startEdge(toml, { apiPort });
+}
+
 describe('Middle-End over IPv6 (getProxyConfigV6, prefer = 6)', { skip: hasV6 ? false : 'no ::1 on this host' }, () => {
   let dc: FakeDc;
   let me: FakeMe;
@@ -41,22 +58,12 @@ describe('Middle-End over IPv6 (getProxyConfigV6, prefer = 6)', { skip: hasV6 ? 
   before(async () => {
     dc = await startFakeDc({ mode: 'echo' });
     me = await startFakeMe({ host: '::1' });
-    const dead = DEAD_PORT;
     http = await startFakeMeHttp({
       secret: me.secret,
-      config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: dead }] }, 2),
+      config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: DEAD_PORT }] }, 2),
       configV6: fakeMeConfig({ '2': [{ host: '::1', port: me.port }] }),
     });
-    const apiPort = await freePort();
-    const general = [
-      meGeneralToml(http, { adTag: AD_TAG, poolSize: 1, fallback: false }),
-      `proxy_config_v6_url = "${http.configV6Url}"`,
-      `proxy_config_v6_cache_path = "cache/proxy-config-v6.txt"`,
-    ].join('\n');
-    const toml = withMiddleProxy(edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: 1, generalToml: general, serverToml: 'listen_addr_ipv6 = "::1"' }))
-      .replace('stun_use = false', 'stun_use = false\nipv6 = true\nprefer = 6')
-      .replace('runtime_edge_enabled = true', 'runtime_edge_enabled = true\nminimal_runtime_enabled = true');
-    edge = await startEdge(toml, { apiPort });
+    edge = await startV6Edge(dc, http);
   });
 
   after(async () => {
@@ -90,5 +97,44 @@ describe('Middle-End over IPv6 (getProxyConfigV6, prefer = 6)', { skip: hasV6 ? 
     assert.equal(st.data.kdf.state, 'ok');
     const loaded = ((await edge.api('/v1/runtime/events/recent?limit=1000')).body.data?.data?.events ?? []) as { event_type: string; context: string }[];
     assert.ok(loaded.some((e) => e.event_type === 'me_config_loaded' && e.context.includes('v6=url prefer=6')), JSON.stringify(loaded));
+  });
+});
+
+describe('Middle-End, prefer = 6 with the IPv6 endpoint dead: the writers turn to IPv4', { skip: hasV6 ? false : 'no ::1 on this host' }, () => {
+  let dc: FakeDc;
+  let me: FakeMe;
+  let http: FakeMeHttp;
+  let edge: EdgeProcess;
+
+  before(async () => {
+    dc = await startFakeDc({ mode: 'echo' });
+    me = await startFakeMe();
+    http = await startFakeMeHttp({
+      secret: me.secret,
+      config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: me.port }] }, 2),
+      configV6: fakeMeConfig({ '2': [{ host: '::1', port: DEAD_PORT }] }),
+    });
+    edge = await startV6Edge(dc, http);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await http?.close();
+    await me?.close();
+    await dc?.close();
+  });
+
+  test('a client round-trips over the IPv4 link after the IPv6 attempts fail; the event says why', async () => {
+    // Two refused IPv6 attempts with back-off (300 ms base in these tests), then IPv4.
+    await waitUntil(() => me.handshakes() > 0, 15_000, 'an IPv4 ME link after the IPv6 endpoint failed');
+    const c = await meClient(edge, alice);
+    await expectResPq(c);
+    assert.equal(dc.connections(), 0, 'nothing went direct');
+    c.end();
+    const evs = ((await edge.api('/v1/runtime/events/recent?limit=1000')).body.data?.data?.events ?? []) as { event_type: string; context: string }[];
+    const fb = evs.filter((e) => e.event_type === 'me_family_fallback');
+    assert.ok(fb.length > 0, JSON.stringify(evs.map((e) => e.event_type)));
+    assert.match(fb[0]!.context, new RegExp(`dc=2 slot=0 endpoint=127\\.0\\.0\\.1:${me.port} after 2 failed attempts on \\[::1\\]:${DEAD_PORT}`));
+    assert.ok(evs.some((e) => e.event_type === 'me_writer_down' && e.context.includes(`[::1]:${DEAD_PORT}`)), 'the IPv6 failures are reported too');
   });
 });

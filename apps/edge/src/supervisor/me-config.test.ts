@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseConfigText } from '@mtedge/config';
 import { parseProxyMultiConf } from '@mtedge/protocol';
-import { MeConfigError, MeConfigSource, buildMeSettings, meIpv6Enabled, mergeMeTables } from './me-config.js';
+import { MeConfigError, MeConfigSource, buildMeSettings, familyFallbacks, meIpv6Enabled, mergeMeTables } from './me-config.js';
 
 describe('ME config source', () => {
   let server: Server;
@@ -171,6 +171,14 @@ describe('ME config source, IPv6 table (getProxyConfigV6)', () => {
     const four = mergeMeTables(v4, v6, 4);
     assert.deepEqual(four.dcs, { '1': [{ host: '127.0.0.1', port: 8889 }], '2': [{ host: '127.0.0.1', port: 8888 }], '3': [v6b] });
     assert.equal(mergeMeTables(v4, undefined, 6), v4);
+  });
+
+  it('keeps the other family of each DC both tables list as its fallback, and nothing else', () => {
+    const v4 = parseProxyMultiConf(V4);
+    const v6 = parseProxyMultiConf('proxy_for 2 [2001:67c:4e8:f002::d]:80;\nproxy_for 3 [2001:67c:4e8:f003::d]:80;\n');
+    assert.deepEqual(familyFallbacks(v4, v6, 6), { '2': [{ host: '127.0.0.1', port: 8888 }] }, 'DC 1 has no v6, DC 3 no v4: no fallback');
+    assert.deepEqual(familyFallbacks(v4, v6, 4), { '2': [v6a] });
+    assert.deepEqual(familyFallbacks(v4, undefined, 6), {});
   });
 
   it('ipv6 auto (undefined) follows a global address on the interfaces; explicit values win', () => {

@@ -40,6 +40,8 @@ export interface MeInputs {
   readonly v4Config?: ProxyMultiConfig | undefined;
   /** The family preference the merge used. */
   readonly prefer?: 4 | 6 | undefined;
+  /** Per DC, the other family's endpoints (familyFallbacks); empty without IPv6. */
+  readonly fallback?: Readonly<Record<string, readonly MeEndpoint[]>> | undefined;
 }
 
 /** One proxy-multi.conf table and where it came from. */
@@ -147,6 +149,22 @@ export function mergeMeTables(v4: ProxyMultiConfig, v6: ProxyMultiConfig | undef
     for (const [dc, eps] of Object.entries(t.dcs)) if (eps.length > 0) dcs[dc] = eps;
   }
   return { dcs, defaultDc: first.defaultDc ?? second.defaultDc, skippedLines: v4.skippedLines + v6.skippedLines };
+}
+
+/**
+ * For each DC the preferred family's table lists, the other family's endpoints for it (when that
+ * table has any): the pool turns to them only while the preferred ones keep failing, so a broken
+ * IPv6 (or IPv4) route does not take a DC away.
+ */
+export function familyFallbacks(v4: ProxyMultiConfig, v6: ProxyMultiConfig | undefined, prefer: 4 | 6): Record<string, readonly MeEndpoint[]> {
+  if (v6 === undefined) return {};
+  const [first, second] = prefer === 6 ? [v6, v4] : [v4, v6];
+  const out: Record<string, readonly MeEndpoint[]> = {};
+  for (const [dc, eps] of Object.entries(first.dcs)) {
+    const other = second.dcs[dc];
+    if (eps.length > 0 && other !== undefined && other.length > 0) out[dc] = other;
+  }
+  return out;
 }
 
 /** DCs `prev` had endpoints for and `next` has none: a table that lost them is refused. */
@@ -317,10 +335,12 @@ export class MeConfigSource {
     const v6 = v6r === undefined ? undefined : this.pickV6(v6r);
     const prefer = this.network.prefer;
     const merged = mergeMeTables(c.config, v6?.config, prefer);
-    const generation = createHash('sha256').update(s.secret).update(JSON.stringify(merged.dcs)).update(String(merged.defaultDc)).digest('hex');
+    const fallback = familyFallbacks(c.config, v6?.config, prefer);
+    const generation = createHash('sha256').update(s.secret).update(JSON.stringify(merged.dcs)).update(String(merged.defaultDc)).update(JSON.stringify(fallback)).digest('hex');
     const next: MeInputs = {
       secret: s.secret,
       config: merged,
+      fallback,
       generation,
       secretFrom: s.from,
       configFrom: c.from,
@@ -402,6 +422,7 @@ export function buildMeSettings(config: EdgeConfig, m: MeInputs, workers: number
     enabled: true,
     generation: m.generation,
     endpoints: m.config.dcs,
+    fallbackEndpoints: m.fallback ?? {},
     defaultDc: m.config.defaultDc,
     secretHex: m.secret.toString('hex'),
     // middle_proxy_pool_size is per process; each worker holds its share.

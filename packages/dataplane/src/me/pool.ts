@@ -122,6 +122,7 @@ interface Generation {
   readonly seq: number;
   readonly id: string;
   readonly endpoints: MeWorkerSettings['endpoints'];
+  readonly fallback: NonNullable<MeWorkerSettings['fallbackEndpoints']>;
   readonly defaultDc: number | undefined;
   readonly secret: Buffer;
   readonly groups: Map<number, DcGroup>;
@@ -132,10 +133,15 @@ interface DcGroup {
   readonly gen: Generation;
   readonly dc: number;
   readonly endpoints: readonly DcEndpoint[];
+  /** The other IP family's endpoints for this DC (tried only while the preferred ones fail). */
+  readonly fallback: readonly DcEndpoint[];
   readonly slots: Slot[];
   /** Endpoint key -> quarantined until (epoch ms). */
   readonly quarantine: Map<string, number>;
 }
+
+/** Failed attempts in a row on the preferred family before a slot also tries the other one. */
+const FAMILY_FALLBACK_AFTER = 2;
 
 const lowOf = (connId: bigint): number => Number(connId & 0xffffffffn);
 
@@ -434,6 +440,7 @@ export class MePool {
       seq: ++this.genSeq,
       id: s.generation,
       endpoints: s.endpoints,
+      fallback: s.fallbackEndpoints ?? {},
       defaultDc: s.defaultDc,
       secret: Buffer.from(s.secretHex, 'hex'),
       groups: new Map(),
@@ -533,11 +540,43 @@ export class MePool {
     let g = gen.groups.get(dc);
     if (g) return g;
     const n = Math.max(1, this.settings.poolSize);
-    g = { gen, dc, endpoints, slots: [], quarantine: new Map() };
+    g = { gen, dc, endpoints, fallback: gen.fallback[String(dc)] ?? [], slots: [], quarantine: new Map() };
     for (let i = 0; i < n; i++) g.slots.push({ index: i, endpointIdx: i % endpoints.length, writer: undefined, attempt: 0, timer: undefined, lostEndpoint: undefined });
     gen.groups.set(dc, g);
     for (const s of g.slots) this.connectSlot(g, s);
     return g;
+  }
+
+  /**
+   * The slot's own endpoint, or the next one out of quarantine. After two failures in a row a
+   * slot with other-family endpoints alternates: every second attempt goes to the other family
+   * (so a broken IPv6 route, say, does not take the DC away), the rest keep trying the preferred.
+   */
+  private pickEndpoint(g: DcGroup, s: Slot): DcEndpoint {
+    const now = Date.now();
+    const free = (e: DcEndpoint): boolean => (g.quarantine.get(epKey(e)) ?? 0) <= now;
+    if (g.fallback.length > 0 && s.attempt >= FAMILY_FALLBACK_AFTER && s.attempt % 2 === 0) {
+      const n = g.fallback.length;
+      const first = (s.index + s.attempt / 2) % n;
+      let pick = g.fallback[first]!;
+      for (let k = 0; k < n; k++) {
+        const e = g.fallback[(first + k) % n]!;
+        if (free(e)) {
+          pick = e;
+          break;
+        }
+      }
+      this.event('me_family_fallback', `dc=${g.dc} slot=${s.index} endpoint=${epKey(pick)} after ${s.attempt} failed attempts on ${epKey(g.endpoints[s.endpointIdx]!)}`);
+      return pick;
+    }
+    for (let k = 0; k < g.endpoints.length; k++) {
+      const idx = (s.endpointIdx + k) % g.endpoints.length;
+      if (free(g.endpoints[idx]!)) {
+        s.endpointIdx = idx;
+        break;
+      }
+    }
+    return g.endpoints[s.endpointIdx]!;
   }
 
   /** The group is of a generation in service (active or warming) and still its DC's group. */
@@ -548,15 +587,7 @@ export class MePool {
   private connectSlot(g: DcGroup, s: Slot): void {
     if (this.closed || !this.live(g)) return;
     s.timer = undefined;
-    // Prefer the slot's own endpoint; skip quarantined ones while another is usable.
-    const now = Date.now();
-    for (let k = 0; k < g.endpoints.length; k++) {
-      const idx = (s.endpointIdx + k) % g.endpoints.length;
-      if ((g.quarantine.get(epKey(g.endpoints[idx]!)) ?? 0) <= now) {
-        s.endpointIdx = idx;
-        break;
-      }
-    }
+    const endpoint = this.pickEndpoint(g, s);
     const st = this.settings;
     this.counters.writerConnectAttempts++;
     this.add(C.middleProxy.reconnect_attempt_total);
@@ -564,7 +595,7 @@ export class MePool {
       {
         id: this.nextWriterId++,
         dc: g.dc,
-        endpoint: g.endpoints[s.endpointIdx]!,
+        endpoint,
         secret: g.gen.secret,
         natIp: st.natIp,
         connectTimeoutMs: st.connectTimeoutMs,

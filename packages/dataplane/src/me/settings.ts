@@ -10,6 +10,11 @@ export interface MeWorkerSettings {
   readonly generation: string;
   /** ME DC id as a decimal string (may be negative, media) -> endpoints. */
   readonly endpoints: Readonly<Record<string, readonly DcEndpoint[]>>;
+  /**
+   * Per DC, the other IP family's endpoints (IPv6 on, both tables list the DC): a writer slot
+   * tries them on every second reconnect once the preferred ones failed twice in a row.
+   */
+  readonly fallbackEndpoints?: Readonly<Record<string, readonly DcEndpoint[]>>;
   /** `default N;` of proxy-multi.conf; unknown DCs go there. */
   readonly defaultDc: number | undefined;
   readonly secretHex: string;

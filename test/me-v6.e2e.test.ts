@@ -136,5 +136,7 @@ describe('Middle-End, prefer = 6 with the IPv6 endpoint dead: the writers turn t
     assert.ok(fb.length > 0, JSON.stringify(evs.map((e) => e.event_type)));
     assert.match(fb[0]!.context, new RegExp(`dc=2 slot=0 endpoint=127\\.0\\.0\\.1:${me.port} after 2 failed attempts on \\[::1\\]:${DEAD_PORT}`));
     assert.ok(evs.some((e) => e.event_type === 'me_writer_down' && e.context.includes(`[::1]:${DEAD_PORT}`)), 'the IPv6 failures are reported too');
+    const minimal = (await edge.api('/v1/stats/minimal/all')).body.data;
+    assert.deepEqual(minimal.data.network_path, [{ dc: 2, ip_preference: 'prefer_v6', selected_addr_v4: `127.0.0.1:${me.port}`, selected_addr_v6: `[::1]:${DEAD_PORT}` }], 'the path shows the IPv4 link in use');
   });
 });

@@ -113,6 +113,8 @@ export interface MeInputsView {
   readonly date_skew_secs: number | undefined;
   /** DC id (decimal) -> "host:port" endpoints. */
   readonly endpoints: Readonly<Record<string, readonly string[]>>;
+  /** DC id -> the other IP family's endpoints, used while the preferred ones fail (IPv6 on only). */
+  readonly fallback_endpoints?: Readonly<Record<string, readonly string[]>>;
   readonly default_dc: number | undefined;
   /** proxy-secret key selector (first 4 bytes, hex): what the KDF keys on. */
   readonly key_select_hex: string;

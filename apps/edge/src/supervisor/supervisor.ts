@@ -596,9 +596,12 @@ export class Supervisor implements ControlPlane {
       status = 'initializing';
       stage = 'background_init';
     }
+    const key = (e: { readonly host: string; readonly port: number }): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
     const endpoints: Record<string, string[]> = {};
+    const fallbackEndpoints: Record<string, string[]> = {};
     if (inputs) {
-      for (const [dc, eps] of Object.entries(inputs.config.dcs)) endpoints[dc] = eps.map((e) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
+      for (const [dc, eps] of Object.entries(inputs.config.dcs)) endpoints[dc] = eps.map(key);
+      for (const [dc, eps] of Object.entries(inputs.fallback ?? {})) fallbackEndpoints[dc] = eps.map(key);
     }
     const userTags = Object.keys(cfg.access.user_ad_tags).length > 0;
     return {
@@ -617,6 +620,7 @@ export class Supervisor implements ControlPlane {
         loaded_at_ms: inputs.loadedAtMs,
         date_skew_secs: inputs.dateSkewSecs,
         endpoints,
+        fallback_endpoints: fallbackEndpoints,
         default_dc: inputs.config.defaultDc,
         key_select_hex: (proxySecretKeySelect(inputs.secret) >>> 0).toString(16).padStart(8, '0'),
       },

@@ -190,7 +190,8 @@ const family = (endpoint: string): 'V4' | 'V6' => (endpoint.startsWith('[') ? 'V
  * MinimalDcPathData from the table in force (the v4 and v6 tables already merged per
  * network.prefer): ip_preference is the family of the DC's first endpoint, where the pool puts
  * its first writer (`both_work` while up writers of both families serve it); selected_addr_v4/v6
- * is the endpoint of an up writer of that family, else the table's first of that family.
+ * is the endpoint of an up writer of that family (on the other family's fallback endpoints too,
+ * while the preferred ones fail), else the table's first of that family.
  */
 export function networkPath(m: MeStatusSnapshot): Record<string, unknown>[] {
   // The pool shows IPv6 endpoints bracketed, "[v6]:port", in its tables and writer views alike.
@@ -198,7 +199,8 @@ export function networkPath(m: MeStatusSnapshot): Record<string, unknown>[] {
   return dcFacts(m).map((d) => {
     const row: Record<string, unknown> = { dc: d.dc };
     const table = d.endpoints;
-    const up = d.writers.filter(alive).map((w) => w.endpoint).filter((e) => table.includes(e));
+    const fallback = m.inputs?.fallback_endpoints?.[String(d.dc)] ?? [];
+    const up = d.writers.filter(alive).map((w) => w.endpoint).filter((e) => table.includes(e) || fallback.includes(e));
     const pick = (v6: boolean): string | undefined => up.find((e) => isV6(e) === v6) ?? table.find((e) => isV6(e) === v6);
     const both = up.some(isV6) && up.some((e) => !isV6(e));
     row['ip_preference'] = both ? 'both_work' : table[0] !== undefined && isV6(table[0]) ? 'prefer_v6' : 'prefer_v4';

@@ -15,7 +15,8 @@
 // BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
 // write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk|direct-bulk (one bulk window only, to profile; paced when BENCH_ME_RATE_MBPS is set),
 // BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one),
-// BENCH_EDGE_NODE_OPTIONS (added to the edge's NODE_OPTIONS, e.g. --perf-basic-prof for perf).
+// BENCH_EDGE_NODE_OPTIONS (added to the edge's NODE_OPTIONS, e.g. --perf-basic-prof for perf),
+// BENCH_EDGE_OUTPUT=<file> (with BENCH_ME_ONLY: the edge's stdout and stderr, e.g. a V8 trace).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
@@ -595,6 +596,8 @@ async function main() {
       const r = await bulk(e, viaMe ? fakeMe.pid : undefined, paced > 0 ? paced : undefined);
       log(`${viaMe ? 'ME' : 'direct'} bulk${paced > 0 ? ` (paced to ${f1(paced / 1e6)} MB/s relayed)` : ''}: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)} cores, client ${f2(r.clientCores)}`);
       await sleep(Number(process.env.BENCH_PROF_MS ?? 0));
+      // With V8 tracing flags set through BENCH_EDGE_NODE_OPTIONS, the edge's output is the trace.
+      if (process.env.BENCH_EDGE_OUTPUT) await writeFile(process.env.BENCH_EDGE_OUTPUT, e.edge.output());
       await e.edge.stop();
       return;
     }

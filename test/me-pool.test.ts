@@ -419,4 +419,38 @@ describe('ME pool', () => {
     assert.ok(n <= 14, `${n} ME connection attempts in 3 s`);
     assert.equal(me.handshakes(), 0);
   });
+
+  it('family fallback: a slot alternates its own family (every endpoint in turn) with the other one, and serves over the other once it works', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const tried: string[] = [];
+    const dead = (host: string): { host: string; port: number } => ({ host, port: 9 });
+    const s = settings(me, {
+      endpoints: { '2': [dead('127.0.0.2'), dead('127.0.0.3')] },
+      fallbackEndpoints: { '2': [dead('127.0.0.4')] },
+      poolSize: 1,
+      reconnectBaseMs: 1,
+      reconnectCapMs: 10,
+    });
+    const pool = new MePool(s, (t, c) => {
+      if (t === 'me_writer_down') tried.push(/dc=2 ([\d.]+):/.exec(c)![1]!.slice(-1));
+    });
+    cleanup.push(() => pool.close());
+    pool.warmUp();
+    await waitUntil(() => tried.length >= 24, 10_000, '24 failed attempts');
+    const seq = tried.join('');
+    // Two failures on the slot's own family, then every second attempt on the other one; the
+    // own family's endpoints still take turns (a fallback failure must not skip one of them).
+    assert.match(seq.slice(0, 12), /^23(4[23]){5}$/, seq);
+    assert.ok(seq.includes('424') && seq.includes('434'), seq);
+    pool.close();
+
+    // The other family works: the slot ends up served by it.
+    const events: string[] = [];
+    const working = new MePool({ ...s, generation: 'g2', fallbackEndpoints: { '2': [{ host: me.host, port: me.port }] } }, (t, c) => events.push(`${t} ${c}`));
+    cleanup.push(() => working.close());
+    working.warmUp();
+    await waitUntil(() => me.handshakes() > 0, 10_000, 'a writer on the fallback endpoint');
+    assert.ok(events.some((e) => e.startsWith(`me_family_fallback dc=2 slot=0 endpoint=${me.host}:${me.port} after 2 failed attempts`)), events.join('\n'));
+  });
 });

@@ -439,11 +439,17 @@ export class Session {
     const u = this.user!;
     st.add(C.core.octets_to_clients, plain.length);
     st.addUserOctets(u.slot, 0, plain.length);
-    const out = this.clientOut!.apply(plain);
+    // An ME answer queued behind a lagging client is copied out of the link's read slab (see onDcPieces).
+    const out = this.clientOut!.apply(this.leg?.route === 'me' && this.socket.writableLength > 0 ? Buffer.from(plain) : plain);
     this.afterDown(this.tls ? writeTlsRecords(this.socket, out) : this.socket.write(out), plain.length);
   }
 
-  /** Pieces encrypted where they lie and written corked: one writev, no joined copy. */
+  /**
+   * Pieces encrypted where they lie and written corked: one writev, no joined copy. ME answers
+   * are views into a link's read slab (me/read-slab.ts); queued behind a client that is not
+   * keeping up they would hold whole slabs for as long as it lags, so such a client gets one
+   * right-sized copy instead (its backlog stays bounded by the slow-reader rules).
+   */
   private onDcPieces(pieces: readonly Buffer[], bytes: number): void {
     if (this.phase !== 'relay') return;
     const st = this.env.stats;
@@ -451,6 +457,11 @@ export class Session {
     st.addUserOctets(this.user!.slot, 0, bytes);
     const sock = this.socket;
     const out = this.clientOut!;
+    if (sock.writableLength > 0) {
+      const joined = out.apply(Buffer.concat(pieces, bytes));
+      this.afterDown(this.tls ? writeTlsRecords(sock, joined) : sock.write(joined), bytes);
+      return;
+    }
     let ok = true;
     sock.cork();
     for (const p of pieces) ok = this.tls ? writeTlsRecords(sock, out.apply(p)) : sock.write(out.apply(p));

@@ -558,16 +558,17 @@ export class MePool {
     if (g.fallback.length > 0 && s.attempt >= FAMILY_FALLBACK_AFTER && s.attempt % 2 === 0) {
       const n = g.fallback.length;
       const first = (s.index + s.attempt / 2) % n;
-      let pick = g.fallback[first]!;
-      for (let k = 0; k < n; k++) {
+      let pick: DcEndpoint | undefined;
+      for (let k = 0; k < n && pick === undefined; k++) {
         const e = g.fallback[(first + k) % n]!;
-        if (free(e)) {
-          pick = e;
-          break;
-        }
+        if (free(e)) pick = e;
       }
-      this.event('me_family_fallback', `dc=${g.dc} slot=${s.index} endpoint=${epKey(pick)} after ${s.attempt} failed attempts on ${epKey(g.endpoints[s.endpointIdx]!)}`);
-      return pick;
+      // Every fallback endpoint in quarantine: a free preferred one goes first, else the fallback anyway.
+      if (pick === undefined && !g.endpoints.some(free)) pick = g.fallback[first]!;
+      if (pick !== undefined) {
+        this.event('me_family_fallback', `dc=${g.dc} slot=${s.index} endpoint=${epKey(pick)} after ${s.attempt} failed attempts on ${epKey(g.endpoints[s.endpointIdx]!)}`);
+        return pick;
+      }
     }
     for (let k = 0; k < g.endpoints.length; k++) {
       const idx = (s.endpointIdx + k) % g.endpoints.length;
@@ -722,18 +723,22 @@ export class MePool {
       this.event('me_writer_down', `${w.label} ${err.code}: ${err.message}`);
     }
     const st = this.settings;
+    const key = epKey(w.o.endpoint);
+    // A writer on the other family's endpoint (family fallback) says nothing about the slot's own.
+    const onFallback = !g.endpoints.some((e) => epKey(e) === key);
     let delay: number;
     if (wasUp && err?.code !== 'MTE_ERR_ME_STALLED') {
-      // A link that worked and then dropped: come back soon, but still jittered.
-      s.attempt = 0;
+      // A link that worked and then dropped: come back soon, but still jittered; to the family
+      // that worked first if it was the fallback one.
+      s.attempt = onFallback ? FAMILY_FALLBACK_AFTER : 0;
       delay = st.reconnectBaseMs * (0.5 + Math.random() * 0.5);
     } else {
       s.attempt++;
       const exp = Math.min(st.reconnectCapMs, st.reconnectBaseMs * 2 ** Math.min(s.attempt, 20));
       delay = exp * (0.5 + Math.random() * 0.5);
-      g.quarantine.set(epKey(w.o.endpoint), Date.now() + delay);
+      g.quarantine.set(key, Date.now() + delay);
       this.add(C.middleProxy.endpoint_quarantine_total);
-      s.endpointIdx = (s.endpointIdx + 1) % g.endpoints.length;
+      if (!onFallback) s.endpointIdx = (s.endpointIdx + 1) % g.endpoints.length;
     }
     this.add(C.pool.refill_triggered_total);
     s.timer = setTimeout(() => this.connectSlot(g, s), delay);

@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
 import { BENCH, ROOT, child, cpuSeconds, edgeGc, rssKiB } from '../bench/proc.mjs';
 const PEER_DIR = join(BENCH, 'peers');

@@ -25,8 +25,7 @@ export interface MeBinding {
   readonly connId: bigint;
   writer: MeWriter;
   onMessage(m: MeMessage): void;
-  /** An RPC_PROXY_ANS payload (a view the leg may frame in place). */
-  /** `len` payload bytes at `start` of `packet` (a whole RPC packet: room to frame it in place). */
+  /** An RPC_PROXY_ANS: `len` payload bytes at `start` of `packet`, a whole RPC packet the leg may frame in place. */
   onAnswer(packet: Buffer, start: number, len: number): void;
   /** The writer died: the leg must end its client promptly. */
   onWriterLost(err: Error): void;

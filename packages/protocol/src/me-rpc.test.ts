@@ -8,6 +8,7 @@ import {
   MeProtocolError,
   RPC_CRYPTO_AES,
   RpcPacketReader,
+  RPC_PACKET_BODY_AT,
   decodeMeMessage,
   decodeProxyReq,
   decodeRpcHandshake,
@@ -84,6 +85,39 @@ describe('RPC packets', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('nextPacket: whole packets as views, seq in lastSeq, intact even when the caller overwrites earlier ones; 1-byte and large pieces', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ words: fc.oneof(fc.nat(12), fc.nat(3000)), pads: fc.nat(2) }), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.oneof(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 8, max: 6000 })), { minLength: 1, maxLength: 40 }),
+        (specs, pieces) => {
+          const bodies = specs.map((x) => randomBytes(4 * (x.words + 1)));
+          const pad = Buffer.alloc(4);
+          pad.writeUInt32LE(4);
+          const wire = Buffer.concat(specs.flatMap((x, i) => [...Array<Buffer>(x.pads).fill(pad), encodeRpcPacket(i - 2, bodies[i]!, 'crc32c')]));
+          const r = new RpcPacketReader(-2, 1 << 20);
+          r.crc = 'crc32c';
+          const got: { seq: number; body: Buffer }[] = [];
+          let off = 0;
+          for (let k = 0; off < wire.length; k++) {
+            const n = Math.min(wire.length - off, pieces[k % pieces.length]!);
+            r.push(Buffer.from(wire.subarray(off, off + n)));
+            off += n;
+            for (let p = r.nextPacket(); p !== null; p = r.nextPacket()) {
+              assert.equal(p.readUInt32LE(0), p.length, 'a whole packet');
+              got.push({ seq: r.lastSeq, body: Buffer.from(p.subarray(RPC_PACKET_BODY_AT, p.length - 4)) });
+              p.fill(0xee); // what framing in place and encryption do to an answer's packet
+            }
+          }
+          assert.deepEqual(got.map((g) => g.seq), bodies.map((_, i) => i - 2));
+          got.forEach((g, i) => assert.ok(g.body.equals(bodies[i]!), `packet ${i}`));
+          assert.equal(r.buffered, 0);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

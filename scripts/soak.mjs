@@ -6,9 +6,9 @@
 // no ME link lost, and RSS that does not keep growing. Prints one line per round; exits non-zero
 // on the first violation.
 import { readFileSync } from 'node:fs';
-import { fakeMeConfig, runLoad, startFakeDc, startFakeMe, startFakeMeHttp, startMaskHost } from '@mtedge/testkit';
+import { runLoad, startFakeDc, startFakeMe, startFakeMeHttp, startMaskHost } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
-import { meGeneralToml, withMiddleProxy } from '../test/dist/helpers/me.js';
+import { meGeneralToml, oneDcMeConfig, withMiddleProxy } from '../test/dist/helpers/me.js';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const clients = Number(process.env.SOAK_CLIENTS ?? 200);
@@ -23,7 +23,7 @@ const mask = await startMaskHost({ reply: 'http' });
 const me = withMe ? await startFakeMe({ maxRecordedRequests: 100 }) : undefined;
 // The ME edge's own DC: with me2dc_fallback off nothing may ever reach it.
 const meDc = withMe ? await startFakeDc({ mode: 'echo' }) : undefined;
-const meHttp = me ? await startFakeMeHttp({ secret: me.secret, config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: me.port }] }, 2) }) : undefined;
+const meHttp = me ? await startFakeMeHttp({ secret: me.secret, config: oneDcMeConfig(me) }) : undefined;
 
 const newUsers = (prefix) => Array.from({ length: 4 }, (_, i) => ({ name: `${prefix}${i}`, secretHex: randomSecretHex() }));
 

@@ -7,23 +7,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  fakeMeConfig,
-  startFakeDc,
-  startFakeMe,
-  startFakeMeHttp,
-  type FakeDc,
-  type FakeMe,
-  type FakeMeHttp,
-} from '@mtedge/testkit';
+import { startFakeDc, startFakeMe, startFakeMeHttp, type FakeDc, type FakeMe, type FakeMeHttp } from '@mtedge/testkit';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
-import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, apiData as data, expectResPq as roundTrip, meClient, meGeneralToml, withMiddleProxy } from './helpers/me.js';
+import { ME_AD_TAG as AD_TAG, ME_TLS_DOMAIN as DOMAIN, apiData as data, expectResPq as roundTrip, meClient, meGeneralToml, oneDcMeConfig, withMiddleProxy, withMinimalRuntime } from './helpers/me.js';
 
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 const POOL_SIZE = 2; // per process: one writer per worker
-
-
-
 
 describe('ME hardswap over a proxy-multi.conf change', () => {
   let dc: FakeDc;
@@ -37,12 +26,12 @@ describe('ME hardswap over a proxy-multi.conf change', () => {
     oldMe = await startFakeMe();
     newMe = await startFakeMe({ secret: oldMe.secret });
     newMe.wrongSecret = true;
-    http = await startFakeMeHttp({ secret: oldMe.secret, config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: oldMe.port }] }, 2) });
+    http = await startFakeMeHttp({ secret: oldMe.secret, config: oneDcMeConfig(oldMe) });
     const apiPort = await freePort();
     // Refresh the inputs every second so the change is picked up quickly.
     const general = meGeneralToml(http, { adTag: AD_TAG, poolSize: POOL_SIZE, fallback: false, backoffCapMs: 1000 }).replace('update_every = 300', 'update_every = 1');
     const toml = withMiddleProxy(edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: 2, generalToml: general }));
-    edge = await startEdge(toml.replace('runtime_edge_enabled = true', 'runtime_edge_enabled = true\nminimal_runtime_enabled = true'), { apiPort });
+    edge = await startEdge(withMinimalRuntime(toml), { apiPort });
   });
   after(async () => {
     await edge?.stop();
@@ -77,7 +66,7 @@ describe('ME hardswap over a proxy-multi.conf change', () => {
     await roundTrip(c1);
 
     // DC 2 moves to the new ME, which refuses handshakes: generation 2 warms but cannot get warm.
-    http.config = fakeMeConfig({ '2': [{ host: '127.0.0.1', port: newMe.port }] }, 2);
+    http.config = oneDcMeConfig(newMe);
     await waitUntil(async () => (await data(edge, '/v1/runtime/me_pool_state')).data.hardswap.pending === true, 10_000, 'a pending hardswap');
     await newMe.waitFor((m) => m.connections() >= 2, 10_000);
     pool = (await data(edge, '/v1/runtime/me_pool_state')).data;

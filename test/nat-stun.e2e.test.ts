@@ -8,38 +8,32 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  fakeMeConfig,
-  startFakeDc,
-  startFakeMe,
-  startFakeMeHttp,
-  startFakeStun,
-  type FakeDc,
-  type FakeMe,
-  type FakeMeHttp,
-  type FakeStun,
-} from '@mtedge/testkit';
+import { startFakeStun, type FakeDc, type FakeMeHttp, type FakeStun } from '@mtedge/testkit';
 import { parseIpv4 } from '@mtedge/protocol';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge, waitUntil, type EdgeProcess } from './helpers/edge.js';
-import { ME_TLS_DOMAIN as DOMAIN, expectResPq, meClient } from './helpers/me.js';
+import { ME_TLS_DOMAIN as DOMAIN, expectResPq, meClient, startMeRig, stopMeRig, type MeRig } from './helpers/me.js';
 
 const alice = { name: 'alice', secretHex: randomSecretHex() };
 const REFLECTED = '203.0.113.77';
 const CONFIGURED_NAT = '198.51.100.23';
 
-interface Rig {
-  dc: FakeDc;
-  me: FakeMe;
-  http: FakeMeHttp;
-  stun: FakeStun;
-  edge: EdgeProcess;
+interface Rig extends MeRig {
+  readonly stun: FakeStun;
 }
 
+/** The ME rig (its ME sees the edge behind `natPeerIp`) plus a fake STUN server the edge probes. */
 async function startRig(o: { natPeerIp: string; generalExtra?: string }): Promise<Rig> {
-  const dc = await startFakeDc({ mode: 'mtproto' });
-  const me = await startFakeMe({ natPeerIp: o.natPeerIp });
-  const http = await startFakeMeHttp({ secret: me.secret, config: fakeMeConfig({ '2': [{ host: '127.0.0.1', port: me.port }] }, 2) });
   const stun = await startFakeStun({ reflect: { family: 4, ip: REFLECTED, port: 41000 } });
+  try {
+    const rig = await startMeRig({ me: { natPeerIp: o.natPeerIp }, edge: (dc, http) => startStunEdge(dc, http, stun, o.generalExtra) });
+    return { ...rig, stun };
+  } catch (err) {
+    await stun.close();
+    throw err;
+  }
+}
+
+async function startStunEdge(dc: FakeDc, http: FakeMeHttp, stun: FakeStun, generalExtra: string | undefined): Promise<EdgeProcess> {
   const apiPort = await freePort();
   const general = [
     `proxy_secret_url = "${http.secretUrl}"`,
@@ -54,22 +48,18 @@ async function startRig(o: { natPeerIp: string; generalExtra?: string }): Promis
     `me_reconnect_backoff_cap_ms = 3000`,
     `me_route_hybrid_max_wait_ms = 3000`,
     `tg_connect = 3`,
-    o.generalExtra ?? '',
+    generalExtra ?? '',
   ].join('\n');
   const toml = edgeConfigToml({ users: [alice], dcPort: dc.port, apiPort, tlsDomain: DOMAIN, workers: 1, generalToml: general })
     .replace('use_middle_proxy = false', 'use_middle_proxy = true')
     .replace('stun_use = false', `stun_use = true\nstun_servers = ["127.0.0.1:${stun.port}"]\nstun_tcp_fallback = false`);
   const servers = [...(/stun_servers = \[([^\]]*)\]/.exec(toml)?.[1] ?? '').matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
   assert.ok(servers.length > 0 && servers.every((x) => x.startsWith('127.0.0.1:')), `stun_servers stay on loopback: ${servers.join(',')}`);
-  const edge = await startEdge(toml, { apiPort });
-  return { dc, me, http, stun, edge };
+  return startEdge(toml, { apiPort });
 }
 
 async function stopRig(r: Rig | undefined): Promise<void> {
-  await r?.edge.stop();
-  await r?.dc.close();
-  await r?.me.close();
-  await r?.http.close();
+  await stopMeRig(r);
   await r?.stun.close();
 }
 

@@ -1,6 +1,21 @@
 /** Config for an edge in Middle-End mode whose every ME input comes from the fake ME on loopback, and the ME tests' shared client steps. */
 import assert from 'node:assert/strict';
-import { buildReqPqMulti, connectClient, RES_PQ, type FakeMeHttp, type SimClient } from '@mtedge/testkit';
+import { after, before } from 'node:test';
+import {
+  buildReqPqMulti,
+  connectClient,
+  fakeMeConfig,
+  RES_PQ,
+  startFakeDc,
+  startFakeMe,
+  startFakeMeHttp,
+  type FakeDc,
+  type FakeDcOptions,
+  type FakeMe,
+  type FakeMeHttp,
+  type FakeMeOptions,
+  type SimClient,
+} from '@mtedge/testkit';
 import type { EdgeProcess } from './edge.js';
 
 export const ME_AD_TAG = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -56,4 +71,80 @@ export function meGeneralToml(http: FakeMeHttp, o: MeTomlOptions): string {
 /** edgeConfigToml writes direct mode; this turns the Middle-End on. */
 export function withMiddleProxy(toml: string): string {
   return toml.replace('use_middle_proxy = false', 'use_middle_proxy = true');
+}
+
+/** Turns on `/v1/stats/minimal/all` (network_path, me_runtime) in an edgeConfigToml config. */
+export function withMinimalRuntime(toml: string): string {
+  return toml.replace('runtime_edge_enabled = true', 'runtime_edge_enabled = true\nminimal_runtime_enabled = true');
+}
+
+/** proxy-multi.conf with one ME DC (2, also the default) on `me`: the pool warms every listed DC. */
+export function oneDcMeConfig(me: FakeMe): string {
+  return fakeMeConfig({ '2': [{ host: me.host, port: me.port }] }, 2);
+}
+
+/** What an ME end-to-end suite runs against. */
+export interface MeRig {
+  readonly dc: FakeDc;
+  readonly me: FakeMe;
+  readonly http: FakeMeHttp;
+  readonly edge: EdgeProcess;
+}
+
+export interface MeRigOptions {
+  /** Default: a DC answering like Telegram (resPQ, then echo). */
+  readonly dc?: FakeDcOptions;
+  readonly me?: FakeMeOptions;
+  /** Switches on the fake ME before the edge starts (e.g. wrongSecret). */
+  readonly prepare?: (me: FakeMe) => void;
+  /** The v4 table (default oneDcMeConfig) and an optional v6 one the fake ME's HTTP server hands out. */
+  readonly config?: (me: FakeMe) => { readonly config: string; readonly configV6?: string };
+  /** Starts the edge under test from the fakes (its config decides everything else). */
+  readonly edge: (dc: FakeDc, http: FakeMeHttp) => Promise<EdgeProcess>;
+}
+
+/** A fake DC, a fake middle proxy, its config server and the edge; what started is stopped if a later step fails. */
+export async function startMeRig(o: MeRigOptions): Promise<MeRig> {
+  const started: { dc?: FakeDc; me?: FakeMe; http?: FakeMeHttp } = {};
+  try {
+    const dc = (started.dc = await startFakeDc(o.dc ?? { mode: 'mtproto' }));
+    const me = (started.me = await startFakeMe(o.me));
+    o.prepare?.(me);
+    const tables = o.config?.(me) ?? { config: oneDcMeConfig(me) };
+    const http = (started.http = await startFakeMeHttp({ secret: me.secret, ...tables }));
+    return { dc, me, http, edge: await o.edge(dc, http) };
+  } catch (err) {
+    await stopMeRig(started);
+    throw err;
+  }
+}
+
+/** Stops whatever of a rig is up: the edge first, then the fakes. */
+export async function stopMeRig(r: Partial<MeRig> | undefined): Promise<void> {
+  await r?.edge?.stop();
+  await r?.dc?.close();
+  await r?.me?.close();
+  await r?.http?.close();
+}
+
+/**
+ * A rig for the enclosing describe block: started before its tests, stopped after them. Read its
+ * parts inside tests (they do not exist before the suite starts).
+ */
+export function useMeRig(o: MeRigOptions): MeRig {
+  let r: MeRig | undefined;
+  before(async () => {
+    r = await startMeRig(o);
+  });
+  after(() => stopMeRig(r));
+  const up = (): MeRig => {
+    if (r === undefined) throw new Error('the ME rig is not up');
+    return r;
+  };
+  return {
+    get dc() { return up().dc; },
+    get me() { return up().me; },
+    get http() { return up().http; },
+    get edge() { return up().edge; },
+  };
 }

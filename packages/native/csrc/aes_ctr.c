@@ -5,6 +5,7 @@
  * both of its passes (peer's stream in, other peer's stream out) in one call.
  */
 #include <node_api.h>
+#include "napi_bytes.h"
 #include <openssl/evp.h>
 #include <stdint.h>
 
@@ -31,31 +32,12 @@ static int get_ctx(napi_env env, napi_value v, void **ctx) {
   return napi_check_object_type_tag(env, v, &EVP_TAG, &tagged) == napi_ok && tagged && napi_get_value_external(env, v, ctx) == napi_ok && *ctx;
 }
 
-static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is_typed = false;
-  napi_is_typedarray(env, v, &is_typed);
-  if (is_typed) {
-    napi_typedarray_type type; size_t length; void *base; napi_value ab; size_t offset;
-    if (napi_get_typedarray_info(env, v, &type, &length, &base, &ab, &offset) != napi_ok) return 0;
-    if (type != napi_uint8_array) return 0;
-    *data = (uint8_t *)base; *len = length;
-    return 1;
-  }
-  bool is_buf = false;
-  napi_is_buffer(env, v, &is_buf);
-  if (!is_buf) return 0;
-  void *base; size_t length;
-  if (napi_get_buffer_info(env, v, &base, &length) != napi_ok) return 0;
-  *data = (uint8_t *)base; *len = length;
-  return 1;
-}
-
 /* ctrCreate(key32, iv16): External */
 static napi_value ctr_create(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint8_t *key, *iv; size_t klen, ivlen;
-  if (argc < 2 || !get_bytes(env, argv[0], &key, &klen) || !get_bytes(env, argv[1], &iv, &ivlen) || klen != 32 || ivlen != 16) {
+  if (argc < 2 || !get_u8(env, argv[0], &key, &klen) || !get_u8(env, argv[1], &iv, &ivlen) || klen != 32 || ivlen != 16) {
     napi_throw_type_error(env, NULL, "ctrCreate(key: 32 bytes, iv: 16 bytes)"); return NULL;
   }
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -71,7 +53,7 @@ static napi_value cbc_create(napi_env env, napi_callback_info info) {
   size_t argc = 3; napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint8_t *key, *iv; size_t klen, ivlen; bool decrypt = false;
-  if (argc < 3 || !get_bytes(env, argv[0], &key, &klen) || !get_bytes(env, argv[1], &iv, &ivlen) || klen != 32 || ivlen != 16
+  if (argc < 3 || !get_u8(env, argv[0], &key, &klen) || !get_u8(env, argv[1], &iv, &ivlen) || klen != 32 || ivlen != 16
       || napi_get_value_bool(env, argv[2], &decrypt) != napi_ok) {
     napi_throw_type_error(env, NULL, "cbcCreate(key: 32 bytes, iv: 16 bytes, decrypt: boolean)"); return NULL;
   }
@@ -99,7 +81,7 @@ static napi_value ctr_apply(napi_env env, napi_callback_info info) {
   size_t argc = 3; napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *a = NULL, *b = NULL; uint8_t *data; size_t len;
-  if (argc < 2 || !get_ctx(env, argv[0], &a) || !get_bytes(env, argv[1], &data, &len)) {
+  if (argc < 2 || !get_ctx(env, argv[0], &a) || !get_u8(env, argv[1], &data, &len)) {
     napi_throw_type_error(env, NULL, "ctrApply(ctx, bytes[, ctx2])"); return NULL;
   }
   if (argc >= 3) {

@@ -6,6 +6,7 @@
  * FIPS-197 with the AES-NI instructions; tests check every result against OpenSSL.
  */
 #include <node_api.h>
+#include "napi_bytes.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,15 +118,6 @@ static void lane_finalize(napi_env env, void *data, void *hint) {
 
 /* Marks lane contexts so a call can never take another kind of External for one. */
 static const napi_type_tag LANE_TAG = { 0x6d7465646765ULL, 0x636263206c616e65ULL };
-
-static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
-  napi_typedarray_type type; size_t length; void *base; napi_value ab; size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &base, &ab, &offset) != napi_ok || type != napi_uint8_array) return 0;
-  *data = (uint8_t *)base; *len = length;
-  return 1;
-}
 
 /* cbcLaneCreate(key32, iv16): External */
 static napi_value lane_create(napi_env env, napi_callback_info info) {

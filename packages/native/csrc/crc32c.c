@@ -4,6 +4,7 @@
  * CPU without SSE4.2 simply gets no accelerator (the JS table code stays in use).
  */
 #include <node_api.h>
+#include "napi_bytes.h"
 #include <stdint.h>
 #include <string.h>
 #include <pthread.h>
@@ -76,21 +77,17 @@ static int hw_available(void) { return 0; }
 static napi_value crc32c_js(napi_env env, napi_callback_info info) {
   size_t argc = 4; napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *base = NULL; size_t len = 0;
-  bool is_typed = false;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
+  uint8_t *base = NULL; size_t len = 0;
+  if (argc < 1 || !get_u8(env, argv[0], &base, &len)) {
     napi_throw_type_error(env, NULL, "crc32c(bytes: Uint8Array, start?, end?, prev?)"); return NULL;
   }
-  napi_typedarray_type type; napi_value ab; size_t offset;
-  napi_get_typedarray_info(env, argv[0], &type, &len, &base, &ab, &offset);
-  if (type != napi_uint8_array) { napi_throw_type_error(env, NULL, "crc32c: Uint8Array expected"); return NULL; }
   int64_t start = 0, end = (int64_t)len; uint32_t prev = 0;
   if (argc >= 2) napi_get_value_int64(env, argv[1], &start);
   if (argc >= 3) napi_get_value_int64(env, argv[2], &end);
   if (argc >= 4) napi_get_value_uint32(env, argv[3], &prev);
   if (start < 0 || end > (int64_t)len || start > end) { napi_throw_range_error(env, NULL, "crc32c: bad range"); return NULL; }
   napi_value out;
-  napi_create_uint32(env, crc32c_hw(prev, (const uint8_t *)base + start, (size_t)(end - start)), &out);
+  napi_create_uint32(env, crc32c_hw(prev, base + start, (size_t)(end - start)), &out);
   return out;
 }
 

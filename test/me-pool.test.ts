@@ -6,11 +6,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { MePool, MeUpstream, MeUnavailableError, type CompiledUser, type MeWorkerSettings, type UpstreamLegEvents, type UpstreamLeg } from '@mtedge/dataplane';
 import { createFrameDecoder, encodeFrame, type ProtoTag } from '@mtedge/protocol';
 import { buildReqPqMulti, RES_PQ, startFakeMe, type FakeMe } from '@mtedge/testkit';
-import { waitUntil } from './helpers/edge.js';
+import { DEAD_PORT, waitUntil } from './helpers/edge.js';
 
 const AD_TAG = '0123456789abcdef0123456789abcdef';
 
@@ -59,14 +58,6 @@ function probe(): Probe {
     },
   };
   return p;
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** One client's round trip: an 8-byte frame out, the fake ME's echo back. */
@@ -245,7 +236,7 @@ describe('ME pool', () => {
   it('hardswap: a dead new endpoint never takes service away; the pending swap is reported', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
-    const dead = await closedPort();
+    const dead = DEAD_PORT;
     // No default DC: a DC the table does not list is not served by this generation.
     const s1 = settings(me, { poolSize: 1, defaultDc: undefined });
     const pool = new MePool(s1, () => undefined);
@@ -283,7 +274,7 @@ describe('ME pool', () => {
   it('hardswap: a generation whose writers never came up is replaced at once', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
-    const dead = await closedPort();
+    const dead = DEAD_PORT;
     const s1 = settings(me, { poolSize: 1, endpoints: { '2': [{ host: '127.0.0.1', port: dead }] } });
     const pool = new MePool(s1, () => undefined);
     cleanup.push(() => pool.close());
@@ -424,7 +415,7 @@ describe('ME pool', () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
     const tried: string[] = [];
-    const dead = (host: string): { host: string; port: number } => ({ host, port: 9 });
+    const dead = (host: string): { host: string; port: number } => ({ host, port: DEAD_PORT });
     const s = settings(me, {
       endpoints: { '2': [dead('127.0.0.2'), dead('127.0.0.3')] },
       fallbackEndpoints: { '2': [dead('127.0.0.4')] },

@@ -5,11 +5,10 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { RoutedUpstream, UpstreamError, type CompiledUser, type MeWorkerSettings, type UpstreamLegEvents, type WorkerSettings } from '@mtedge/dataplane';
 import { C, StatsReader, WorkerStats, createSharedStats, replayGeometry } from '@mtedge/stats';
 import { startFakeMe, type FakeMe } from '@mtedge/testkit';
-import { waitUntil } from './helpers/edge.js';
+import { DEAD_PORT, waitUntil } from './helpers/edge.js';
 
 function meSettings(me: FakeMe, deadPort: number, over: Partial<MeWorkerSettings> = {}): MeWorkerSettings {
   return {
@@ -39,14 +38,6 @@ function meSettings(me: FakeMe, deadPort: number, over: Partial<MeWorkerSettings
 const user = { name: 'alice', adTag: undefined } as unknown as CompiledUser;
 const noop: UpstreamLegEvents = { data: () => undefined, drain: () => undefined, end: () => undefined, close: () => undefined };
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('RoutedUpstream ME status', () => {
   const cleanup: (() => unknown)[] = [];
   after(async () => {
@@ -56,7 +47,7 @@ describe('RoutedUpstream ME status', () => {
   it('warms every DC, counts, and tracks the reroute of a dead DC', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
-    const dead = await closedPort();
+    const dead = DEAD_PORT;
     const bufs = createSharedStats({ maxWorkers: 1, userCapacity: 4, ipSlotsPerUser: 2, ...replayGeometry(64) });
     const stats = new WorkerStats(bufs, 0);
     const reader = new StatsReader(bufs);

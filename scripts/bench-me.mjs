@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { edgeConfigToml, freePort, randomSecretHex, startEdge } from '../test/dist/helpers/edge.js';
+import { meInputsToml } from '../test/dist/helpers/me.js';
 import { nativeAddon } from '@mtedge/native';
 
 import { BENCH, ROOT, child as spawnChild, cpuSeconds, cpuSplit, edgeGc, rssKiB } from '../bench/proc.mjs';
@@ -77,22 +78,7 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
-
-
 let hooksDir;
-
-function meToml(me) {
-  return [
-    `ad_tag = "${AD_TAG}"`,
-    `proxy_secret_url = "${me.secretUrl}"`,
-    `proxy_secret_path = "proxy-secret"`,
-    `proxy_config_v4_url = "${me.configUrl}"`,
-    `proxy_config_v4_cache_path = "cache/proxy-config-v4.txt"`,
-    `update_every = 300`,
-    `middle_proxy_pool_size = ${POOL_SIZE}`,
-    `me2dc_fallback = false`,
-  ].join('\n');
-}
 
 /** The built edge, 2 workers; ME mode when `me` (the fake ME's ready line) is given. */
 async function startMtedge(dcPort, me, profDir = process.env.BENCH_CPU_PROF) {
@@ -111,7 +97,7 @@ async function startMtedge(dcPort, me, profDir = process.env.BENCH_CPU_PROF) {
     apiPort,
     workers: WORKERS,
     serverToml: 'max_connections = 0',
-    ...(me ? { generalToml: meToml(me) } : {}),
+    ...(me ? { generalToml: meInputsToml(me, { adTag: AD_TAG, poolSize: POOL_SIZE, fallback: false }) } : {}),
   });
   if (me) toml = toml.replace('use_middle_proxy = false', 'use_middle_proxy = true');
   const edge = await startEdge(toml, { apiPort, env });

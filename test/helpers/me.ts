@@ -48,8 +48,8 @@ export interface MeTomlOptions {
   readonly backoffCapMs?: number;
 }
 
-/** Keys for [general]: inputs from the fake ME's HTTP server, fast keepalive and back-off for tests. */
-export function meGeneralToml(http: FakeMeHttp, o: MeTomlOptions): string {
+/** Keys for [general]: the ME inputs from a fake ME's HTTP server, the pool, the fallback and the ad tag. */
+export function meInputsToml(http: Pick<FakeMeHttp, 'secretUrl' | 'configUrl'>, o: MeTomlOptions): string {
   return [
     `ad_tag = "${o.adTag}"`,
     `proxy_secret_url = "${http.secretUrl}"`,
@@ -59,6 +59,13 @@ export function meGeneralToml(http: FakeMeHttp, o: MeTomlOptions): string {
     `update_every = 300`,
     `middle_proxy_pool_size = ${o.poolSize}`,
     `me2dc_fallback = ${o.fallback}`,
+  ].join('\n');
+}
+
+/** meInputsToml plus fast keepalive and back-off for tests. */
+export function meGeneralToml(http: FakeMeHttp, o: MeTomlOptions): string {
+  return [
+    meInputsToml(http, o),
     `me_keepalive_interval_secs = 1`,
     `me_keepalive_jitter_secs = 0`,
     `me_reconnect_backoff_base_ms = 300`,

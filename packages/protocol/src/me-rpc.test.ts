@@ -13,7 +13,6 @@ import {
   decodeProxyReq,
   decodeRpcHandshake,
   decodeRpcNonce,
-  decodeRpcPacket,
   encodeCloseConn,
   encodeCloseExt,
   encodePing,
@@ -129,6 +128,12 @@ describe('RPC packets', () => {
   });
 
   it('refuses bad lengths, CRCs and sequence numbers with typed errors', () => {
+    const decodeRpcPacket = (b: Buffer, crc: 'crc32' | 'crc32c'): Buffer | null => {
+      const r = new RpcPacketReader(-2);
+      r.crc = crc;
+      r.push(Buffer.from(b));
+      return r.nextPacket();
+    };
     const ok = encodeRpcPacket(-2, Buffer.alloc(32), 'crc32');
     const badLen = Buffer.from(ok);
     badLen.writeUInt32LE(8, 0);

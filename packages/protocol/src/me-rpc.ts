@@ -118,25 +118,10 @@ export interface RpcPacket {
   readonly body: Buffer;
 }
 
-export type RpcDecodeResult =
-  | { readonly kind: 'packet'; readonly packet: RpcPacket; readonly consumed: number }
-  | { readonly kind: 'pad'; readonly consumed: number };
-
 /**
- * Decodes the packet at the start of `buf`; null = need more bytes. Lengths are checked before
- * waiting for the body, so a hostile length can never make the caller buffer without bound.
- */
-export function decodeRpcPacket(buf: Buffer, crc: CrcKind, maxPacket: number = RPC_DEFAULT_MAX_PACKET): RpcDecodeResult | null {
-  const len = rpcPacketLength(buf, 0, maxPacket);
-  if (len < 0 || buf.length < len) return null;
-  if (len === PAD_WORD) return { kind: 'pad', consumed: 4 };
-  checkRpcCrc(buf, 0, len, crc);
-  return { kind: 'packet', packet: { seq: buf.readInt32LE(4), body: buf.subarray(8, len - 4) }, consumed: len };
-}
-
-/**
- * Length of the packet (or 4-byte padding word) at the start of `buf`, checked, or -1 while the
- * length word itself is incomplete. The bytes may not all be in yet.
+ * Length of the packet (or 4-byte padding word) at offset `at` of `buf`, checked, or -1 while the
+ * length word itself is incomplete. The bytes may not all be in yet: a hostile length is refused
+ * before anyone waits for its body.
  */
 function rpcPacketLength(buf: Buffer, at: number, maxPacket: number): number {
   if (buf.length - at < 4) return -1;

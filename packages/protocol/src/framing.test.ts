@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createFrameDecoder, encodeFrame, frameInPlace, frameInPlaceAt, writeFrameHeader, DEFAULT_MAX_FRAME, FRAME_IN_PLACE_HEADROOM, FRAME_IN_PLACE_TAILROOM } from './framing.js';
+import { createFrameDecoder, encodeFrame, frameInPlace, writeFrameHeader, DEFAULT_MAX_FRAME, FRAME_IN_PLACE_HEADROOM, FRAME_IN_PLACE_TAILROOM } from './framing.js';
 import { FrameFormatError, FrameTooLargeError } from './errors.js';
 import type { ProtoTag } from './obfuscated2.js';
 
@@ -121,7 +121,7 @@ describe('frameInPlace', () => {
         const payload = mem.subarray(FRAME_IN_PLACE_HEADROOM, FRAME_IN_PLACE_HEADROOM + len);
         for (let i = 0; i < len; i++) payload[i] = i & 0xff;
         const want = Buffer.from(payload);
-        const frame = frameInPlace(tag, payload);
+        const frame = frameInPlace(tag, mem, FRAME_IN_PLACE_HEADROOM, len);
         assert.equal(frame.buffer, mem.buffer, 'no copy');
         const d = createFrameDecoder(tag).decode(frame);
         assert.ok(d !== null);
@@ -138,16 +138,16 @@ describe('frameInPlace', () => {
 
   it('refuses a payload without the room around it', () => {
     const mem = Buffer.alloc(64);
-    assert.throws(() => frameInPlace('intermediate', mem.subarray(0, 32)), FrameFormatError);
+    assert.throws(() => frameInPlace('intermediate', mem, 0, 32), FrameFormatError);
   });
 
-  it('frameInPlaceAt frames bytes at an offset of a packet-like buffer (24 bytes before, a 4-byte CRC after) as a view of it', () => {
+  it('frames bytes at an offset of a packet-like buffer (24 bytes before, a 4-byte CRC after) as a view of it', () => {
     for (const tag of ['abridged', 'intermediate', 'padded'] as const) {
       for (const len of [0, 4, 1020, 4096]) {
         const packet = Buffer.alloc(24 + len + 4, 0xee);
         for (let i = 0; i < len; i++) packet[24 + i] = i & 0xff;
         const want = Buffer.from(packet.subarray(24, 24 + len));
-        const frame = frameInPlaceAt(tag, packet, 24, len);
+        const frame = frameInPlace(tag, packet, 24, len);
         assert.equal(frame.buffer, packet.buffer, 'no copy');
         const d = createFrameDecoder(tag).decode(frame);
         assert.ok(d !== null && d.consumed === frame.length);
@@ -155,8 +155,8 @@ describe('frameInPlace', () => {
         assert.ok(packet.subarray(0, 20).every((b) => b === 0xee), 'nothing before the header was written');
       }
     }
-    assert.throws(() => frameInPlaceAt('intermediate', Buffer.alloc(40), 2, 16), FrameFormatError);
-    assert.throws(() => frameInPlaceAt('intermediate', Buffer.alloc(40), 24, 20), FrameFormatError);
+    assert.throws(() => frameInPlace('intermediate', Buffer.alloc(40), 2, 16), FrameFormatError);
+    assert.throws(() => frameInPlace('intermediate', Buffer.alloc(40), 24, 20), FrameFormatError);
   });
 });
 

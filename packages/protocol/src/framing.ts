@@ -138,24 +138,13 @@ export const FRAME_IN_PLACE_HEADROOM = 4;
 export const FRAME_IN_PLACE_TAILROOM = 3;
 
 /**
- * Frames `payload` without copying it: the header goes into the 1-4 bytes right before it and a
- * padded frame's padding into the 0-3 bytes right after (0-3 random bytes is what the official
- * proxy adds to what it sends a padded client). The caller must own those bytes (an
- * RPC_PROXY_ANS payload has its conn_id before it and the packet's checked CRC after it).
- * Returns the frame as a view over the same memory.
+ * Frames the `len` payload bytes at `start` of `buf` without copying them: the header goes into
+ * the 1-4 bytes right before them and a padded frame's padding into the 0-3 bytes right after
+ * (0-3 random bytes is what the official proxy adds to what it sends a padded client). `buf` must
+ * hold that room and the caller must own it (an RPC_PROXY_ANS payload has its conn_id before it
+ * and the packet's checked CRC after it). Returns the frame as a view of `buf`.
  */
-export function frameInPlace(tag: ProtoTag, payload: Buffer): Buffer {
-  const before = Math.min(payload.byteOffset, FRAME_IN_PLACE_HEADROOM);
-  const from = payload.byteOffset - before;
-  const room = Buffer.from(payload.buffer, from, Math.min(payload.buffer.byteLength - from, before + payload.length + FRAME_IN_PLACE_TAILROOM));
-  return frameInPlaceAt(tag, room, before, payload.length);
-}
-
-/**
- * frameInPlace for the `len` payload bytes at `start` of `buf`, which must hold the header before
- * them and the padding after: one view of `buf`, no look at the memory around it.
- */
-export function frameInPlaceAt(tag: ProtoTag, buf: Buffer, start: number, len: number): Buffer {
+export function frameInPlace(tag: ProtoTag, buf: Buffer, start: number, len: number): Buffer {
   const pad = tag === 'padded' ? (RANDOM_POOL[takeRandom(1)]! & FRAME_IN_PLACE_TAILROOM) : 0;
   const header = frameHeaderLength(tag, len);
   if (start < header || start + len + pad > buf.length) throw new FrameFormatError('no room around the payload to frame it in place');

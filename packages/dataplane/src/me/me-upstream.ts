@@ -10,11 +10,7 @@ import {
   ME_FLAG_NOT_ENCRYPTED,
   ME_FLAG_QUICKACK,
   createFrameDecoder,
-  encodeFrame,
-  FRAME_IN_PLACE_HEADROOM,
-  FRAME_IN_PLACE_TAILROOM,
   frameInPlace,
-  frameInPlaceAt,
   ipv4Mapped,
   parseIpv4,
   parseIpv6,
@@ -60,12 +56,6 @@ function flushAllOutput(): void {
       leg.failFromFlush(err);
     }
   }
-}
-
-/** An ANS payload framed where it lies (the conn_id before it, the CRC after); copied only if not. */
-function frameAnswer(tag: ProtoTag, payload: Buffer): Buffer {
-  const room = payload.byteOffset >= FRAME_IN_PLACE_HEADROOM && payload.byteOffset + payload.length + FRAME_IN_PLACE_TAILROOM <= payload.buffer.byteLength;
-  return room ? frameInPlace(tag, payload) : encodeFrame(tag, payload);
 }
 
 class MeLeg implements UpstreamLeg, MeBinding {
@@ -179,9 +169,6 @@ class MeLeg implements UpstreamLeg, MeBinding {
   onMessage(m: MeMessage): void {
     if (this.closed) return;
     switch (m.type) {
-      case 'proxy_ans':
-        if (m.payload.length > 0) this.deliver(frameAnswer(this.tag, m.payload));
-        return;
       case 'simple_ack':
         this.deliver(quickAckBytes(this.tag, m.confirm));
         return;
@@ -196,7 +183,7 @@ class MeLeg implements UpstreamLeg, MeBinding {
   }
 
   onAnswer(packet: Buffer, start: number, len: number): void {
-    if (!this.closed && len > 0) this.deliver(frameInPlaceAt(this.tag, packet, start, len));
+    if (!this.closed && len > 0) this.deliver(frameInPlace(this.tag, packet, start, len));
   }
 
   private deliver(frame: Buffer): void {

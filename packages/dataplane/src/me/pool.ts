@@ -652,6 +652,7 @@ export class MePool {
     b.onAnswer(packet, RPC_ANS_PAYLOAD_AT, n);
   }
 
+  /** An RPC_PROXY_ANS gets here only when onAnswer found no client for it. */
   private onMessage(w: MeWriter, m: MeMessage): void {
     if (m.type === 'proxy_ans' || m.type === 'simple_ack' || m.type === 'close_ext') {
       const b = this.registry.get(lowOf(m.connId));
@@ -670,10 +671,7 @@ export class MePool {
         this.counters.closeExt++;
         this.add(C.me.me_close_ext_total);
         this.unbind(b, false);
-      } else if (m.type === 'proxy_ans') {
-        this.add(C.middleProxy.d2c_data_frames_total);
-        this.add(C.middleProxy.d2c_payload_bytes_total, m.payload.length);
-      } else {
+      } else if (m.type === 'simple_ack') {
         this.add(C.middleProxy.d2c_ack_frames_total);
       }
       b.onMessage(m);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { MePool, MeUpstream, MeUnavailableError, type CompiledUser, type MeWorkerSettings, type UpstreamLegEvents, type UpstreamLeg } from '@mtedge/dataplane';
 import { createFrameDecoder, encodeFrame, type ProtoTag } from '@mtedge/protocol';
-import { buildReqPqMulti, RES_PQ, startFakeMe, type FakeMe } from '@mtedge/testkit';
+import { buildReqPqMulti, RES_PQ, startFakeMe, type FakeMe, type FakeMeOptions } from '@mtedge/testkit';
 import { DEAD_PORT, waitUntil } from './helpers/edge.js';
 
 const AD_TAG = '0123456789abcdef0123456789abcdef';
@@ -85,6 +85,15 @@ describe('ME pool', () => {
   after(async () => {
     for (const f of cleanup.reverse()) await f();
   });
+
+  /** A fake ME (`o`) and a pool on it with the default test settings, both closed when the suite ends. */
+  async function poolOnFakeMe(o: FakeMeOptions = {}): Promise<{ me: FakeMe; pool: MePool; up: MeUpstream }> {
+    const me = await startFakeMe(o);
+    cleanup.push(() => me.close());
+    const pool = new MePool(settings(me), () => undefined);
+    cleanup.push(() => pool.close());
+    return { me, pool, up: new MeUpstream(pool) };
+  }
 
   it('multiplexes 30 clients over the pool, frames both ways, ad tag on every request', async () => {
     const me = await startFakeMe();
@@ -286,11 +295,7 @@ describe('ME pool', () => {
   });
 
   it('a stalled ME closes its clients promptly and new clients find no writer', async () => {
-    const me = await startFakeMe();
-    cleanup.push(() => me.close());
-    const pool = new MePool(settings(me), () => undefined);
-    cleanup.push(() => pool.close());
-    const up = new MeUpstream(pool);
+    const { me, pool, up } = await poolOnFakeMe();
     const p = probe();
     const leg = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p.events);
     me.stall = true;
@@ -303,11 +308,7 @@ describe('ME pool', () => {
 
   for (const fault of ['bad CRC', 'a wrong seq', 'a link closed mid-stream'] as const) {
     it(`${fault} from the ME: its clients are closed promptly and counted, the pool recovers`, async () => {
-      const me = await startFakeMe();
-      cleanup.push(() => me.close());
-      const pool = new MePool(settings(me), () => undefined);
-      cleanup.push(() => pool.close());
-      const up = new MeUpstream(pool);
+      const { me, pool, up } = await poolOnFakeMe();
       const p = probe();
       const leg = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, p.events);
       const failuresBefore = pool.counters.writerFailures;
@@ -344,11 +345,7 @@ describe('ME pool', () => {
   }
 
   it('frames split anywhere (1-byte pieces, headers split, frames far larger than a chunk) reach the ME whole and in order', async () => {
-    const me = await startFakeMe({ maxRecordedRequests: 1000 });
-    cleanup.push(() => me.close());
-    const pool = new MePool(settings(me), () => undefined);
-    cleanup.push(() => pool.close());
-    const up = new MeUpstream(pool);
+    const { me, up } = await poolOnFakeMe({ maxRecordedRequests: 1000 });
     for (const tag of ['abridged', 'intermediate', 'padded'] as const) {
       const p = probe();
       const leg = await up.connect({ dcId: 2, tag, user, clientIp: '10.0.0.1', clientPort: 9 }, p.events);
@@ -375,11 +372,7 @@ describe('ME pool', () => {
   });
 
   it('a client that leaves mid-request: no partial request reaches the ME, its conn id is closed, its neighbour is served', async () => {
-    const me = await startFakeMe();
-    cleanup.push(() => me.close());
-    const pool = new MePool(settings(me), () => undefined);
-    cleanup.push(() => pool.close());
-    const up = new MeUpstream(pool);
+    const { me, up } = await poolOnFakeMe();
     const pa = probe();
     const pb = probe();
     const a = await up.connect({ dcId: 2, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 1 }, pa.events);

@@ -5,7 +5,7 @@
  * both of its passes (peer's stream in, other peer's stream out) in one call.
  */
 #include <node_api.h>
-#include "napi_bytes.h"
+#include "napi_util.h"
 #include <openssl/evp.h>
 #include <stdint.h>
 
@@ -18,18 +18,11 @@ static void ctx_finalize(napi_env env, void *data, void *hint) {
 static const napi_type_tag EVP_TAG = { 0x6d7465646765ULL, 0x65767020637478ULL };
 
 static napi_value wrap_ctx(napi_env env, EVP_CIPHER_CTX *ctx) {
-  napi_value ext;
-  if (napi_create_external(env, ctx, ctx_finalize, NULL, &ext) != napi_ok) {
-    EVP_CIPHER_CTX_free(ctx);
-    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
-  }
-  napi_type_tag_object(env, ext, &EVP_TAG);
-  return ext;
+  return wrap_tagged(env, ctx, ctx_finalize, &EVP_TAG);
 }
 
 static int get_ctx(napi_env env, napi_value v, void **ctx) {
-  bool tagged = false;
-  return napi_check_object_type_tag(env, v, &EVP_TAG, &tagged) == napi_ok && tagged && napi_get_value_external(env, v, ctx) == napi_ok && *ctx;
+  return (*ctx = unwrap_tagged(env, v, &EVP_TAG)) != NULL;
 }
 
 /* ctrCreate(key32, iv16): External */

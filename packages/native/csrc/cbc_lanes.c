@@ -6,7 +6,7 @@
  * FIPS-197 with the AES-NI instructions; tests check every result against OpenSSL.
  */
 #include <node_api.h>
-#include "napi_bytes.h"
+#include "napi_util.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +131,7 @@ static napi_value lane_create(napi_env env, napi_callback_info info) {
   if (!c) { napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "out of memory"); return NULL; }
   expand_key(key, c->rk);
   c->iv = _mm_loadu_si128((const __m128i *)iv);
-  napi_value ext;
-  if (napi_create_external(env, c, lane_finalize, NULL, &ext) != napi_ok) {
-    free(c);
-    napi_throw_error(env, "MTE_ERR_NATIVE_CRYPTO", "napi_create_external failed"); return NULL;
-  }
-  napi_type_tag_object(env, ext, &LANE_TAG);
-  return ext;
+  return wrap_tagged(env, c, lane_finalize, &LANE_TAG);
 }
 
 #define MAX_JOBS 64
@@ -154,11 +148,10 @@ static napi_value lane_encrypt(napi_env env, napi_callback_info info) {
   }
   lane_job jobs[MAX_JOBS];
   for (uint32_t i = 0; i < n; i++) {
-    napi_value c, b; void *ctx = NULL; uint8_t *p; size_t len; bool tagged = false;
+    napi_value c, b; void *ctx; uint8_t *p; size_t len;
     napi_get_element(env, argv[0], i, &c);
     napi_get_element(env, argv[1], i, &b);
-    if (napi_check_object_type_tag(env, c, &LANE_TAG, &tagged) != napi_ok || !tagged
-        || napi_get_value_external(env, c, &ctx) != napi_ok || !ctx || !get_u8(env, b, &p, &len)) {
+    if ((ctx = unwrap_tagged(env, c, &LANE_TAG)) == NULL || !get_u8(env, b, &p, &len)) {
       napi_throw_type_error(env, NULL, "cbcLaneEncrypt: bad context or buffer"); return NULL;
     }
     if (len % 16 != 0) { napi_throw_range_error(env, "MTE_ERR_NATIVE_CRYPTO", "cbcLaneEncrypt: length is not a multiple of 16"); return NULL; }

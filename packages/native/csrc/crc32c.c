@@ -4,7 +4,7 @@
  * CPU without SSE4.2 simply gets no accelerator (the JS table code stays in use).
  */
 #include <node_api.h>
-#include "napi_bytes.h"
+#include "napi_util.h"
 #include <stdint.h>
 #include <string.h>
 #include <pthread.h>

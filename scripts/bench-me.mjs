@@ -15,8 +15,10 @@
 // BENCH_CPU_PROF=<dir> (profile every edge thread, see bench/cpu-prof.cjs), BENCH_ME_DOC=0 (do not
 // write the doc; print the section instead), BENCH_ME_CONNS (bulk connections, default 16), BENCH_ME_ONLY=me-bulk|direct-bulk (one bulk window only, to profile; paced when BENCH_ME_RATE_MBPS is set),
 // BENCH_ME_RATE_MBPS (equal-load rate in relayed MB/s instead of the computed one),
+// BENCH_ME_BLOCK_KIB (bytes a bulk connection writes at a time, default 256), BENCH_ME_MANY_CONNS
+// (connections of the many-clients shape, default 256; 0 skips that shape),
 // BENCH_EDGE_NODE_OPTIONS (added to the edge's NODE_OPTIONS, e.g. --perf-basic-prof for perf),
-// BENCH_EDGE_OUTPUT=<file> (with BENCH_ME_ONLY: the edge's stdout and stderr, e.g. a V8 trace).
+// BENCH_EDGE_OUTPUT=<file> (the edge's stdout and stderr, e.g. a V8 trace; the ME edge's in a full run).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
@@ -43,6 +45,12 @@ const WORKERS = 2;
 const POOL_SIZE = 8; // middle_proxy_pool_size: per process, so 4 writers per worker (for the one ME DC)
 const POOL_PER_WORKER = Math.ceil(POOL_SIZE / WORKERS);
 const BULK_CONNS = Number(process.env.BENCH_ME_CONNS ?? 16);
+const BULK_BLOCK_KIB = Number(process.env.BENCH_ME_BLOCK_KIB ?? 256);
+// The second traffic shape: many clients, each writing little at a time, as a public proxy
+// carries them. Few clients writing big blocks (above) put most of a turn's upload on one ME link,
+// where CBC encryption runs one serial stream; many clients spread it over the worker's links.
+const MANY = { conns: Number(process.env.BENCH_ME_MANY_CONNS ?? 256), blockKiB: 32 };
+const MANY_BULK_PAIRS = 3;
 const MIN_PAYLOAD = 1024;
 const MAX_PAYLOAD = 16384;
 const HS_CONCURRENCY = 16;
@@ -132,8 +140,8 @@ function ioCounts(pid) {
  * Framed echo, at full speed or paced to `relayedRate` (bytes/s relayed, i.e. twice what the
  * client sends); bytes relayed = 2 x bytes the clients got back (in + out of the edge, client side).
  */
-async function bulk(target, fakeMePid, relayedRate) {
-  const job = { kind: 'bulk', port: target.port, secretHex: SECRET_DD, conns: BULK_CONNS, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, minPayload: MIN_PAYLOAD, maxPayload: MAX_PAYLOAD };
+async function bulk(target, fakeMePid, relayedRate, shape = { conns: BULK_CONNS, blockKiB: BULK_BLOCK_KIB }) {
+  const job = { kind: 'bulk', port: target.port, secretHex: SECRET_DD, conns: shape.conns, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, minPayload: MIN_PAYLOAD, maxPayload: MAX_PAYLOAD, blockBytes: shape.blockKiB * 1024 };
   if (relayedRate) job.rateBytesPerSec = relayedRate / 2;
   const c = child('me/clients.mjs', [JSON.stringify(job)]);
   await c.next();
@@ -164,6 +172,7 @@ async function bulk(target, fakeMePid, relayedRate) {
     fakeMeCores: fakeMePid ? (me1 - me0) / wall : undefined,
     clientCores: (cl1 - cl0) / wall,
     txBytes: done.txBytes,
+    lostConns: done.lost ?? 0,
     rxBytes: done.rxBytes,
     // Bytes each read/write syscall of the edge moved (sockets both sides): how much work one
     // wake-up amortises.
@@ -390,7 +399,7 @@ function render(R) {
   p(`ME mode: \`use_middle_proxy = true\`, ad tag, \`middle_proxy_pool_size = ${POOL_SIZE}\` (${POOL_PER_WORKER} writers per worker for the one ME DC), proxy-secret and proxy-multi.conf served over HTTP by the testkit fake ME, which answers every RPC_PROXY_REQ with the same payload.`);
   p(`Direct mode: the lean echo DC (bench/dc.mjs). Fake ME, DC and load client each run in their own process; **only the edge process's CPU** (utime+stime from /proc, all threads) is counted.`);
   p(`Windows alternate between the two edges (both up, the idle one costs nothing), after one uncounted full-speed window on each (V8 compiles the hot paths in the first seconds under load): ${BULK_PAIRS} full-speed bulk, ${PACED_PAIRS} equal-load bulk and ${HS_PAIRS} handshake windows per mode; the table shows the median window (by CPU-s per GB for bulk), its other rows are from that same window.`);
-  p(`Traffic: ${BULK_CONNS} connections sending real frames of ${MIN_PAYLOAD / 1024}-${MAX_PAYLOAD / 1024} KiB payloads (uniform, multiples of 4) in 256 KiB blocks; ${WINDOW_MS / 1000} s windows after ${WARMUP_MS / 1000} s warm-up. Bytes relayed = 2 x bytes echoed back to the clients (client->edge and edge->client, counted at the client).`);
+  p(`Traffic: ${BULK_CONNS} connections sending real frames of ${MIN_PAYLOAD / 1024}-${MAX_PAYLOAD / 1024} KiB payloads (uniform, multiples of 4) in ${BULK_BLOCK_KIB} KiB blocks; ${WINDOW_MS / 1000} s windows after ${WARMUP_MS / 1000} s warm-up. Bytes relayed = 2 x bytes echoed back to the clients (client->edge and edge->client, counted at the client).`);
   p();
   p(`- **Full speed**: each connection sends its next block as soon as its socket drains, so each mode runs as fast as the box lets it.`);
   p(
@@ -418,8 +427,9 @@ function render(R) {
   p(`A handshake = TCP connect + obfuscated2 init + one 32-byte frame + its echo + close, ${HS_CONCURRENCY} in flight, 40 source addresses 127.0.0.2-41. KiB per read/write syscall = (rchar + wchar) / (syscr + syscw) of the edge process over the window (/proc/<pid>/io; client and upstream sockets).`);
   p();
   p(
-    `**Target (ME CPU per GB within ${TARGET_CPU_RATIO}x of direct):** at equal load ${f2(eqRatio)}x, ${yes(eqRatio <= TARGET_CPU_RATIO)}; at full speed ${f2(cpuRatio)}x, ${yes(cpuRatio <= TARGET_CPU_RATIO)}. ` +
-      `Equal load is the fairer comparison of the edge's work per byte: the client offers both modes the same bytes at the same pace (same rate, same 256 KiB blocks, same 5 ms tick), so both edges are offered the same bytes per wake-up. ` +
+    `**Target (ME CPU per GB within ${TARGET_CPU_RATIO}x of direct):** at equal load ${f2(eqRatio)}x, ${yes(eqRatio <= TARGET_CPU_RATIO)}; at full speed ${f2(cpuRatio)}x, ${yes(cpuRatio <= TARGET_CPU_RATIO)}` +
+      (R.many ? `; many clients at equal load (table below) ${f2(R.many.me.paced.cpuPerGB / R.many.direct.paced.cpuPerGB)}x, ${yes(R.many.me.paced.cpuPerGB / R.many.direct.paced.cpuPerGB <= TARGET_CPU_RATIO)}. ` : '. ') +
+      `Equal load is the fairer comparison of the edge's work per byte: the client offers both modes the same bytes at the same pace (same rate, same ${BULK_BLOCK_KIB} KiB blocks, same 5 ms tick), so both edges are offered the same bytes per wake-up. ` +
       `At full speed each mode runs at its own pace (${f1(d.bulk.mbPerSec)} MB/s direct, ${f1(m.bulk.mbPerSec)} MB/s ME; ` +
       (busyMe > R.machine.cores - 0.25
         ? `the ME window saturates this ${R.machine.cores}-core box: edge ${f2(m.bulk.edgeCores)} + fake ME ${f2(m.bulk.fakeMeCores)} + client ${f2(m.bulk.clientCores)} = ${f2(busyMe)} cores)`
@@ -433,6 +443,36 @@ function render(R) {
           : ` **Caveat:** ${delivOk('me') ? 'direct' : 'ME'} did not deliver the offered rate within ${pct(PACED_TOLERANCE)} in every equal-load window (see the delivered row), so its equal-load figure is not at the same load as the other mode's.`),
   );
   p();
+  if (R.many) {
+    const y = R.many;
+    const manyRatio = y.me.paced.cpuPerGB / y.direct.paced.cpuPerGB;
+    const manyFull = y.me.bulk.cpuPerGB / y.direct.bulk.cpuPerGB;
+    const mdeliv = (mode) => y.runs[mode].paced.map((r) => r.delivered);
+    const mOk = (mode) => mdeliv(mode).every((x) => Math.abs(x - 1) <= PACED_TOLERANCE);
+    p(
+      `**Many clients** (second traffic shape, same edges, same frames): ${y.conns} connections, each writing ${y.blockKiB} KiB at a time, so a turn's upload is spread over all of a worker's ME links, as on a public proxy with many clients, instead of one client's 256 KiB burst on one link. ` +
+        `${MANY_BULK_PAIRS} full-speed windows per mode pick the equal-load rate (${pct(y.pacedRate.share)} of the slower median, ${f1(y.pacedRate.fromMBps)} MB/s, rounded down): **${f1(y.pacedRate.relayedMBps)} MB/s relayed**; then ${PACED_PAIRS} equal-load windows per mode.`,
+    );
+    p();
+    p('| many clients | direct | ME | ME / direct | target |');
+    p('|---|---:|---:|---:|---|');
+    p(`| **equal load**: edge CPU-s per GB relayed (median) | ${f2(y.direct.paced.cpuPerGB)} | ${f2(y.me.paced.cpuPerGB)} | ${f2(manyRatio)}x | <= ${TARGET_CPU_RATIO}x: ${yes(manyRatio <= TARGET_CPU_RATIO)} |`);
+    p(`| all windows | ${y.direct.paced.all.map(f2).join(', ')} | ${y.me.paced.all.map(f2).join(', ')} | | |`);
+    p(`| delivered / offered ${f1(y.pacedRate.relayedMBps)} MB/s, all windows | ${mdeliv('direct').map(pct).join(', ')} | ${mdeliv('me').map(pct).join(', ')} | | within ${pct(PACED_TOLERANCE)}: direct ${mOk('direct') ? 'yes' : '**no**'}, ME ${mOk('me') ? 'yes' : '**no**'} |`);
+    p(`| edge KiB per read/write syscall | ${kib(y.direct.paced)} | ${kib(y.me.paced)} | | |`);
+    p(`| full speed: edge CPU-s per GB relayed (median) | ${f2(y.direct.bulk.cpuPerGB)} | ${f2(y.me.bulk.cpuPerGB)} | ${f2(manyFull)}x | (reported) |`);
+    p(`| all windows | ${y.direct.bulk.all.map(f2).join(', ')} | ${y.me.bulk.all.map(f2).join(', ')} | | |`);
+    p(`| throughput (wall) | ${f1(y.direct.bulk.mbPerSec)} MB/s | ${f1(y.me.bulk.mbPerSec)} MB/s | ${f2(y.me.bulk.mbPerSec / y.direct.bulk.mbPerSec)}x | |`);
+    p(`| cores busy in that window: edge, fake ME, client | ${f2(y.direct.bulk.edgeCores)}, -, ${f2(y.direct.bulk.clientCores)} | ${f2(y.me.bulk.edgeCores)}, ${f2(y.me.bulk.fakeMeCores)}, ${f2(y.me.bulk.clientCores)} | | |`);
+    p();
+    const fakeMeMax = Math.max(...y.runs.me.bulk.map((r) => r.fakeMeCores ?? 0));
+    p(
+      `At full speed this shape oversubscribes the ${R.machine.cores}-core box in ME mode: the edge's two workers, the fake ME (one JS thread, up to ${f2(fakeMeMax)} cores in these windows with its GC threads) and a load client driving ${y.conns} sockets all want a core, so the client is starved and the edge's CPU per GB swings with how the scheduler shares the cores (the windows above). ` +
+        "Read with perf in one slow window, the edge spent about a tenth of its samples in V8's major GC: answers wait in its heap for the starved client's sockets (up to 256 KiB each before that client's reads are held). " +
+        'That row describes this box under overload more than the edge; it is reported, not judged. The equal-load row, at a rate all three processes can carry, is the comparison.',
+    );
+    p();
+  }
   p(`Fake ME process during the ME full-speed bulk window: ${f2(m.bulk.fakeMeCores)} cores busy (load client ${f2(m.bulk.clientCores)}, edge ${f2(m.bulk.edgeCores)}); during the ME equal-load window: ${f2(m.paced.fakeMeCores)} (client ${f2(m.paced.clientCores)}, edge ${f2(m.paced.edgeCores)}); during the ME handshakes: ${f2(m.hs.fakeMeCores)} cores.`);
   p();
   p(`**Idle clients** (fresh ME edge; each client: handshake + one echoed frame, then silent): ${i.open} of ${i.requested} open (${i.errors} errors${i.errors ? `, last: ${i.lastError}` : ''}) in ${f1(i.openS)} s.`);
@@ -481,7 +521,7 @@ function bounds(R) {
           ? `Outside baseline: \`openssl speed -evp aes-256-cbc\` (encrypt, 16 KiB) ${f1(P.opensslCbcEnc / 1e6)} MB/s, so the addon's CBC encrypt runs at ${pct(P.cbcEnc / P.opensslCbcEnc)} of it.`
           : '`openssl` is not on PATH here: no outside baseline.') +
         (Number.isFinite(P.cbcEncLanes3)
-          ? ` The edge encrypts every link of a worker that flushes in the same event-loop turn in one call, up to four streams interleaved on AES-NI: 3 streams together run at ${f1(P.cbcEncLanes3 / 1e6)} MB/s in all (${f2(P.cbcEncLanes3 / P.cbcEnc)}x one stream). How many links share a turn depends on the traffic (16 clients over 4 links per worker here), so the floor below counts one stream's rate: an upper bound.`
+          ? ` The edge encrypts every link of a worker that flushes in the same event-loop turn in one call, up to four streams interleaved on AES-NI: 3 streams together run at ${f1(P.cbcEncLanes3 / 1e6)} MB/s in all (${f2(P.cbcEncLanes3 / P.cbcEnc)}x one stream). How many links share a turn depends on the traffic (${BULK_CONNS} clients over ${POOL_PER_WORKER} links per worker in the main shape), so the floor below counts one stream's rate: an upper bound.`
           : ''),
     );
     const floor = (dir) => dir - directCrypto + meCrypto;
@@ -515,6 +555,14 @@ function bounds(R) {
       `Full speed against equal load, CPU-s/GB (KiB per read/write syscall): direct ${f2(d.bulk.cpuPerGB)} (${kib(d.bulk)}) against ${f2(d.paced.cpuPerGB)} (${kib(d.paced)}), ME ${f2(m.bulk.cpuPerGB)} (${kib(m.bulk)}) against ${f2(m.paced.cpuPerGB)} (${kib(m.paced)}): ` +
         `the pace changes what a byte costs, since every wake-up and syscall has a fixed cost that more bytes per batch spread thinner; that is why the ratio is compared at equal load.`,
   );
+  if (R.many) {
+    const y = R.many;
+    out.push(
+      `Many clients against few (equal load, CPU-s/GB): direct ${f2(y.direct.paced.cpuPerGB)} against ${f2(d.paced.cpuPerGB)}, ME ${f2(y.me.paced.cpuPerGB)} against ${f2(m.paced.cpuPerGB)}, at ${f1(y.pacedRate.relayedMBps)} against ${f1(R.pacedRate.relayedMBps)} MB/s. ` +
+        `With many clients a turn's upload is spread over a worker's links, so several CBC streams share the AES unit (the lanes above) instead of one; but both modes then read and write smaller pieces per client (${kib(y.direct.paced)} and ${kib(y.me.paced)} KiB per syscall against ${kib(d.paced)} and ${kib(m.paced)}), which costs per byte in both.` +
+        (y.pacedRate.relayedMBps < R.pacedRate.relayedMBps ? ' This box carries the many-clients load (edge, fake ME and client together) at a lower rate, so its equal load is lower too, and every wake-up does less work.' : ''),
+    );
+  }
   out.push(
     `Handshakes per CPU-s in ME mode include the RPC_PROXY_REQ round trip of the first frame over an existing writer (no new ME link per client); the fake ME used ${f2(m.hs.fakeMeCores)} cores there. Direct mode opens a TCP connection to the DC per client instead.`,
   );
@@ -596,36 +644,50 @@ async function main() {
     const warm = await waitLinks(fakeMe, POOL_SIZE);
     log(`ME links up: ${warm?.openHandshaked}`);
     const runs = { direct: { bulk: [], paced: [], hs: [] }, me: { bulk: [], paced: [], hs: [] } };
-    let rate = 0;
-    const one = async (mode, kind) => {
+    const few = { name: '', shape: { conns: BULK_CONNS, blockKiB: BULK_BLOCK_KIB }, runs, rate: 0 };
+    const one = async (mode, kind, sh) => {
       const e = mode === 'me' ? meEdge : direct;
       const pid = mode === 'me' ? fakeMe.pid : undefined;
-      const r = kind === 'handshake' ? await handshakes(e, pid) : await bulk(e, pid, kind === 'paced' ? rate : undefined);
-      runs[mode][kind === 'handshake' ? 'hs' : kind].push(r);
+      const r = kind === 'handshake' ? await handshakes(e, pid) : await bulk(e, pid, kind === 'paced' ? sh.rate : undefined, sh.shape);
+      sh.runs[mode][kind === 'handshake' ? 'hs' : kind].push(r);
       if (kind !== 'handshake') {
         const paced = kind === 'paced' ? ` (paced: ${pct(r.delivered)} of ${f1(r.offeredMBps)} MB/s delivered)` : '';
-        log(`${mode} ${kind}: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s${paced}, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)}, client ${f2(r.clientCores)}, ${f1(r.bytesPerSyscall / 1024)} KiB/syscall`);
+        log(`${mode} ${sh.name}${kind}: ${f2(r.cpuPerGB)} CPU-s/GB, ${f1(r.mbPerSec)} MB/s${paced}, edge ${f2(r.edgeCores)} cores, fake ME ${f2(r.fakeMeCores)}, client ${f2(r.clientCores)}, ${f1(r.bytesPerSyscall / 1024)} KiB/syscall${r.lostConns ? `, ${r.lostConns} connections closed by the edge` : ''}`);
       } else log(`${mode} handshakes: ${f1(r.perCpu)}/CPU-s, ${f1(r.perWall)}/s, errors ${r.errors} ${r.lastError ?? ''}`);
     };
-    const alternate = async (pairs, kind) => {
-      for (let i = 0; i < pairs; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, kind);
+    const alternate = async (pairs, kind, sh = few) => {
+      for (let i = 0; i < pairs; i++) for (const mode of i % 2 ? ['me', 'direct'] : ['direct', 'me']) await one(mode, kind, sh);
+    };
+    /** Equal load for a shape: one offered rate for both modes, from its full-speed medians. */
+    const equalLoad = (sh, forcedMBps) => {
+      const fullMedian = (mode) => medianRun(sh.runs[mode].bulk, 'mbPerSec').mbPerSec;
+      const slower = Math.min(fullMedian('direct'), fullMedian('me'));
+      sh.rate = forcedMBps * 1e6 || roundDown2(PACED_SHARE * slower) * 1e6;
+      log(`${sh.name}equal load: ${f1(sh.rate / 1e6)} MB/s relayed (${f1(sh.rate / 2e6)} MB/s sent by the client), ${forcedMBps ? 'BENCH_ME_RATE_MBPS' : `${pct(PACED_SHARE)} of the slower full-speed median ${f1(slower)} MB/s`}`);
+      return { relayedMBps: sh.rate / 1e6, fromMBps: slower, share: PACED_SHARE, forced: Boolean(forcedMBps) };
     };
     // One uncounted full-speed window per edge first: V8 compiles each edge's hot paths in its
     // first seconds under load (read with perf: about 6% of an ME edge's CPU then, 1% after).
     for (const [e, pid] of [[direct, undefined], [meEdge, fakeMe.pid]]) await bulk(e, pid);
     log('warm-up windows done (not counted)');
     await alternate(BULK_PAIRS, 'bulk');
-    // Equal load: one offered rate for both modes, from this run's full-speed medians.
-    const fullMedian = (mode) => medianRun(runs[mode].bulk, 'mbPerSec').mbPerSec;
-    const slower = Math.min(fullMedian('direct'), fullMedian('me'));
-    rate = Number(process.env.BENCH_ME_RATE_MBPS ?? 0) * 1e6 || roundDown2(PACED_SHARE * slower) * 1e6;
-    R.pacedRate = { relayedMBps: rate / 1e6, fromMBps: slower, share: PACED_SHARE, forced: Boolean(process.env.BENCH_ME_RATE_MBPS) };
-    log(`equal load: ${f1(rate / 1e6)} MB/s relayed (${f1(rate / 2e6)} MB/s sent by the client), ${process.env.BENCH_ME_RATE_MBPS ? 'BENCH_ME_RATE_MBPS' : `${pct(PACED_SHARE)} of the slower full-speed median ${f1(slower)} MB/s`}`);
+    R.pacedRate = equalLoad(few, Number(process.env.BENCH_ME_RATE_MBPS ?? 0));
     await alternate(PACED_PAIRS, 'paced');
+    if (MANY.conns > 0) {
+      const many = { name: 'many-clients ', shape: MANY, runs: { direct: { bulk: [], paced: [] }, me: { bulk: [], paced: [] } }, rate: 0 };
+      // This shape takes paths the first one barely did (slow readers, held reads): warm them too.
+      for (const [e, pid] of [[direct, undefined], [meEdge, fakeMe.pid]]) await bulk(e, pid, undefined, MANY);
+      await alternate(MANY_BULK_PAIRS, 'bulk', many);
+      const pacedRate = equalLoad(many, 0);
+      await alternate(PACED_PAIRS, 'paced', many);
+      const med = (mode) => ({ bulk: medianRun(many.runs[mode].bulk, 'cpuPerGB'), paced: medianRun(many.runs[mode].paced, 'cpuPerGB') });
+      R.many = { ...MANY, pacedRate, runs: many.runs, direct: med('direct'), me: med('me') };
+    }
     await alternate(HS_PAIRS, 'handshake');
     R.runs = runs;
     R.direct = { bulk: medianRun(runs.direct.bulk, 'cpuPerGB'), paced: medianRun(runs.direct.paced, 'cpuPerGB'), hs: medianRun(runs.direct.hs, 'perCpu') };
     R.me = { bulk: medianRun(runs.me.bulk, 'cpuPerGB'), paced: medianRun(runs.me.paced, 'cpuPerGB'), hs: medianRun(runs.me.hs, 'perCpu') };
+    if (process.env.BENCH_EDGE_OUTPUT) await writeFile(process.env.BENCH_EDGE_OUTPUT, meEdge.edge.output());
     await direct.edge.stop();
     await meEdge.edge.stop();
 

@@ -6,7 +6,8 @@
 // only counted, never decrypted, so this process stays cheap.
 //
 // Jobs (same protocol as bench/clients.mjs):
-//   {kind:'bulk', port, secretHex, conns, warmupMs, durationMs, minPayload, maxPayload, rateBytesPerSec?}
+//   {kind:'bulk', port, secretHex, conns, warmupMs, durationMs, minPayload, maxPayload, blockBytes?, rateBytesPerSec?}
+//     blockBytes (default 256 KiB): what one connection writes at a time (whole frames).
 //     rateBytesPerSec (optional): pace the sending to that many bytes/s in total (all connections);
 //     without it every connection sends as fast as the echo allows.
 //   {kind:'handshake', port, secretHex, concurrency, warmupMs, durationMs, sourceAddrs}
@@ -72,7 +73,7 @@ async function bulk() {
   let rx = 0;
   let tx = 0;
   let running = true;
-  const block = frameBlock(job.minPayload, job.maxPayload, 256 * 1024);
+  const block = frameBlock(job.minPayload, job.maxPayload, job.blockBytes ?? 256 * 1024);
   const conns = await Promise.all(Array.from({ length: job.conns }, () => connect(null)));
   const rate = Number(job.rateBytesPerSec ?? 0);
   const paced = rate > 0;
@@ -84,10 +85,16 @@ async function bulk() {
     tokens -= block.length;
     c.ready = c.sock.write(c.encrypt.update(block));
   };
+  // Connections the edge closed while the window ran (a slow reader cut, say): a window that lost
+  // some did not carry the offered load on all of them.
+  let lost = 0;
   for (const c of conns) {
     c.ready = true;
     c.sock.on('data', (d) => {
       rx += d.length;
+    });
+    c.sock.on('close', () => {
+      if (running) lost++;
     });
     const pump = () => {
       c.ready = true;
@@ -120,7 +127,7 @@ async function bulk() {
   const tx0 = tx;
   out({ phase: 'steady' });
   await sleep(job.durationMs);
-  out({ phase: 'done', rxBytes: rx - rx0, txBytes: tx - tx0 });
+  out({ phase: 'done', rxBytes: rx - rx0, txBytes: tx - tx0, lost });
   running = false;
   clearInterval(timer);
   for (const { sock } of conns) sock.destroy();

@@ -182,6 +182,34 @@ describe('fake ME', () => {
     s.destroy();
   });
 
+  it('stops reading a link whose answers are not taken, and goes on once they are', async () => {
+    const me = await startFakeMe({ secret, maxRecordedRequests: 1 });
+    mes.push(me);
+    const l = await dial(me, secret);
+    const hdr = (connId: bigint) => ({
+      flags: proxyReqFlags('intermediate', { hasAdTag: false, quickAck: false, notEncrypted: false }),
+      connId, clientIp: ipv4Mapped(Buffer.from([1, 2, 3, 4])), clientPort: 5, proxyIp: ipv4Mapped(Buffer.from([127, 0, 0, 1])), proxyPort: 443,
+    });
+    // 64 MiB of requests, far past what the kernel's socket buffers and the 4 MiB hold take.
+    const total = 1024;
+    const payload = randomBytes(64 * 1024);
+    payload.writeBigUInt64LE(0x1122334455667788n, 0);
+    l.sock.pause();
+    for (let i = 0; i < total; i++) l.send(encodeProxyReq(hdr(BigInt(i + 1)), payload));
+    // Every request names a new conn id, so the link's conn ids count the requests read.
+    const read = () => me.links()[0]!.connIds.size;
+    let seen = -1;
+    for (let stable = 0; stable < 4; ) {
+      await new Promise((r) => setTimeout(r, 150));
+      stable = read() === seen ? stable + 1 : 0;
+      seen = read();
+    }
+    assert.ok(seen > 0 && seen < total, `the fake ME read ${seen} of ${total} requests while none of its answers were taken`);
+    l.sock.resume();
+    await me.waitFor(() => read() === total, 20000);
+    l.sock.destroy();
+  });
+
   it('serves proxy-secret and proxy-multi.conf over HTTP', async () => {
     const conf = fakeMeConfig({ '2': [{ host: '127.0.0.1', port: 1234 }] }, 2);
     const http = await startFakeMeHttp({ secret, config: conf });

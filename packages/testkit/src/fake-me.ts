@@ -128,7 +128,17 @@ interface LinkState {
   stage: 'nonce' | 'handshake' | 'data';
   /** Answers collected while one inbound chunk is processed, sent as one batch after it. */
   batch: Buffer[] | undefined;
+  /** Reads held until the answers drain (see HOLD_UNSENT_BYTES). */
+  held: boolean;
 }
+
+/**
+ * Unsent answers on a link past which its requests are no longer read, until they drain. A real
+ * middle proxy is bounded the same way by TCP; without it an edge that reads slower than this
+ * process answers (a busy box, say) makes it queue answers without limit, and the growing heap
+ * slows it further.
+ */
+const HOLD_UNSENT_BYTES = 4 * 1024 * 1024;
 
 class FakeMeImpl implements FakeMe {
   drop = false;
@@ -221,7 +231,7 @@ class FakeMeImpl implements FakeMe {
       this.waiters.notify();
       return;
     }
-    const l: LinkState = { rec, socket, stream: new MeRpcStream(), stage: 'nonce', batch: undefined };
+    const l: LinkState = { rec, socket, stream: new MeRpcStream(), stage: 'nonce', batch: undefined, held: false };
     const secret = this.wrongSecret ? Buffer.concat([this.secret.subarray(0, 4), randomBytes(this.secret.length - 4)]) : this.secret;
     this.live.add(l);
     socket.setNoDelay(true);
@@ -327,7 +337,13 @@ class FakeMeImpl implements FakeMe {
     const b = l.batch;
     l.batch = undefined;
     if (b === undefined || b.length === 0 || this.stall || l.socket.destroyed) return;
-    l.socket.write(l.stream.encodeBatch(b));
+    if (l.socket.write(l.stream.encodeBatch(b)) || l.held || l.socket.writableLength < HOLD_UNSENT_BYTES) return;
+    l.held = true;
+    l.socket.pause();
+    l.socket.once('drain', () => {
+      l.held = false;
+      l.socket.resume();
+    });
   }
 }
 

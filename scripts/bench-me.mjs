@@ -455,7 +455,7 @@ function render(R) {
     const mdeliv = (mode) => y.runs[mode].paced.map((r) => r.delivered);
     const mOk = (mode) => mdeliv(mode).every((x) => Math.abs(x - 1) <= PACED_TOLERANCE);
     p(
-      `**Many clients** (second traffic shape, same edges, same frames): ${y.conns} connections, each writing ${y.blockKiB} KiB at a time, so a turn's upload is spread over all of a worker's ME links, as on a public proxy with many clients, instead of one client's 256 KiB burst on one link. ` +
+      `**Many clients** (second traffic shape, same edges, same frames): ${y.conns} connections, each writing ${y.blockKiB} KiB at a time, so a turn's upload is spread over all of a worker's ME links, as on a public proxy with many clients, instead of one client's ${BULK_BLOCK_KIB} KiB burst on one link. ` +
         `${MANY_BULK_PAIRS} full-speed windows per mode pick the equal-load rate (${pct(y.pacedRate.share)} of the slower mode's ${y.pacedRate.from ?? 'median'} window, ${f1(y.pacedRate.fromMBps)} MB/s, rounded down${y.pacedRate.from === 'best' ? '; the best, not the median: a window slowed by the rest of the box says nothing of what both modes can carry' : ''}): **${f1(y.pacedRate.relayedMBps)} MB/s relayed**; then ${PACED_PAIRS} equal-load windows per mode.`,
     );
     p();
@@ -478,6 +478,12 @@ function render(R) {
           ? `In a window marked "echo behind" the clients got back less than ${pct(BEHIND)} of what they sent (the rest waited in socket buffers or the fake ME), so bytes relayed, counted from what came back, undercount what the edge carried and its CPU per GB is overstated.`
           : ''),
     );
+    p();
+  }
+  const windows = [R.runs, R.many?.runs].filter(Boolean).flatMap((runs) => ['direct', 'me'].flatMap((mode) => [...runs[mode].bulk, ...runs[mode].paced]));
+  const lost = windows.reduce((a, r) => a + (r.lostConns ?? 0), 0);
+  if (lost > 0) {
+    p(`**Caveat:** the edge closed ${lost} load-client connection(s) while bulk windows ran (in ${windows.filter((r) => r.lostConns > 0).length} of ${windows.length} windows): those windows did not carry their load on every connection.`);
     p();
   }
   p(`Fake ME process during the ME full-speed bulk window: ${f2(m.bulk.fakeMeCores)} cores busy (load client ${f2(m.bulk.clientCores)}, edge ${f2(m.bulk.edgeCores)}); during the ME equal-load window: ${f2(m.paced.fakeMeCores)} (client ${f2(m.paced.clientCores)}, edge ${f2(m.paced.edgeCores)}); during the ME handshakes: ${f2(m.hs.fakeMeCores)} cores.`);

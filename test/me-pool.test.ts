@@ -280,6 +280,80 @@ describe('ME pool', () => {
     assert.ok(pool.snapshot().every((w) => !w.warm && w.generation === 1));
   });
 
+  it('hardswap warm-up pacing: the new writers dial one at a time, every DC first, then the rest', async () => {
+    const oldMe = await startFakeMe();
+    const newMe = await startFakeMe();
+    cleanup.push(() => oldMe.close(), () => newMe.close());
+    const both = (me: FakeMe) => ({ '1': [{ host: me.host, port: me.port }], '2': [{ host: me.host, port: me.port }] });
+    const s1 = settings(oldMe, { poolSize: 2, endpoints: both(oldMe) });
+    const pool = new MePool(s1, () => undefined);
+    cleanup.push(() => pool.close());
+    pool.warmUp();
+    await waitUntil(() => pool.snapshot().filter((w) => w.state === 'ready').length === 4, 3000, 'the first generation up');
+    const spacing = 150;
+    const t0 = Date.now();
+    pool.update(settings(newMe, { poolSize: 2, generation: 'g2', endpoints: both(newMe), warmup: { delayMinMs: spacing, delayMaxMs: spacing, extraPasses: 0, passBackoffBaseMs: 50 } }));
+    // When each of the new ME's connections arrived, and which DC's slot it was.
+    const seen: { at: number; dc: number; slot: number }[] = [];
+    await waitUntil(() => {
+      for (const w of pool.snapshot()) {
+        if (w.warm || w.generation === 2) {
+          const key = `${w.dc}/${w.slot}`;
+          if (!seen.some((x) => `${x.dc}/${x.slot}` === key)) seen.push({ at: Date.now() - t0, dc: w.dc, slot: w.slot });
+        }
+      }
+      return seen.length === 4;
+    }, 8000, 'four new writers');
+    // Timers never fire early: dial k goes at least k spacings after the update.
+    seen.forEach((x, k) => assert.ok(x.at >= (k + 1) * spacing - 5, `dial ${k + 1} at ${x.at} ms, expected >= ${(k + 1) * spacing}`));
+    assert.deepEqual(seen.slice(0, 2).map((x) => x.slot), [0, 0], 'every DC has its first writer dialed before any second one');
+    assert.deepEqual(new Set(seen.slice(0, 2).map((x) => x.dc)), new Set([1, 2]));
+    await waitUntil(() => pool.status().generations.active.seq === 2, 3000, 'the swap');
+  });
+
+  it('hardswap warm-up pacing: a client for a DC only the warming table lists does not wait its turn', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const s1 = settings(me, { poolSize: 1, defaultDc: undefined, endpoints: { '2': [{ host: me.host, port: me.port }] } });
+    const pool = new MePool(s1, () => undefined);
+    cleanup.push(() => pool.close());
+    const up = new MeUpstream(pool);
+    pool.warmUp();
+    await waitUntil(() => pool.snapshot().some((w) => w.state === 'ready'), 3000, 'the first generation up');
+    // Ten seconds between paced dials: only the client's own DC may jump the queue.
+    const slow = { delayMinMs: 10_000, delayMaxMs: 10_000, extraPasses: 0, passBackoffBaseMs: 50 };
+    pool.update(settings(me, { poolSize: 1, generation: 'g2', defaultDc: undefined, endpoints: { ...s1.endpoints, '4': [{ host: me.host, port: me.port }] }, warmup: slow }));
+    const p = probe();
+    const t0 = Date.now();
+    const leg = await up.connect({ dcId: 4, tag: 'intermediate', user, clientIp: '10.0.0.1', clientPort: 4 }, p.events);
+    await echoes(leg, p, 11);
+    assert.ok(Date.now() - t0 < 5000);
+    assert.deepEqual(pool.snapshot().filter((w) => w.warm).map((w) => w.dc), [4], "DC 2's new writer still waits its turn");
+    leg.destroy();
+  });
+
+  it('hardswap warm-up retries: a failing new writer retries passBackoffBaseMs * 2^n apart, then reports it and backs off as usual', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const s1 = settings(me, { poolSize: 1, endpoints: { '2': [{ host: me.host, port: me.port }] } });
+    const events: { at: number; text: string }[] = [];
+    const t0 = Date.now();
+    const pool = new MePool(s1, (t, c) => events.push({ at: Date.now() - t0, text: `${t} ${c}` }));
+    cleanup.push(() => pool.close());
+    pool.warmUp();
+    await waitUntil(() => pool.snapshot().some((w) => w.state === 'ready'), 3000, 'the first generation up');
+    const base = 120;
+    const t1 = Date.now() - t0;
+    pool.update(settings(me, { poolSize: 1, generation: 'g2', endpoints: { '2': [{ host: '127.0.0.1', port: DEAD_PORT }] }, warmup: { delayMinMs: 0, delayMaxMs: 0, extraPasses: 2, passBackoffBaseMs: base } }));
+    await waitUntil(() => events.some((e) => e.text.startsWith('me_warmup_passes_spent dc=2 generation=2')), 8000, 'the warm-up retries spent');
+    const spent = events.find((e) => e.text.startsWith('me_warmup_passes_spent'))!;
+    // Two retries, at least half of base and of 2 * base apart (jitter is 0.5-1x), then the third failure reports.
+    assert.ok(spent.at - t1 >= 0.5 * base + base - 5, `reported ${spent.at - t1} ms after the update`);
+    assert.equal(events.filter((e) => e.text.startsWith('me_writer_down') && e.at > t1).length, 3, 'three failed dials: the first and two retries');
+    assert.equal(pool.status().generations.active.seq, 1, 'the swap waits; the old generation serves');
+    assert.ok(pool.hasReadyWriter(2));
+  });
+
   it('hardswap: a generation whose writers never came up is replaced at once', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());

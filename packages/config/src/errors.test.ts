@@ -39,6 +39,14 @@ describe('config errors', () => {
     assert.equal(e.message, 'config.toml:5:8: server.port: must be within [0, 65535] (got 70000)');
   });
 
+  it("ME hardswap warm-up keys are held to telemt's ranges", () => {
+    const e = fails('[general]\nme_hardswap_warmup_extra_passes = 11\n');
+    assert.equal(e.code, 'MTE_ERR_CONFIG_RANGE');
+    assert.equal(e.message, 'config.toml:2:35: general.me_hardswap_warmup_extra_passes: must be within [0, 10] (got 11)');
+    assert.equal(fails('[general]\nme_hardswap_warmup_pass_backoff_base_ms = 0\n').key, 'general.me_hardswap_warmup_pass_backoff_base_ms');
+    assert.equal(fails('[general]\nme_hardswap_warmup_delay_max_ms = 0\n').key, 'general.me_hardswap_warmup_delay_max_ms');
+  });
+
   it('wrong type -> type error', () => {
     const e = fails('[server]\nport = "443"\n');
     assert.equal(e.code, 'MTE_ERR_CONFIG_TYPE');

@@ -75,6 +75,10 @@ export function resolveConfig(doc: PlainTable): EdgeConfig {
     me_route_hybrid_max_wait_ms: num(g, 'me_route_hybrid_max_wait_ms', 3000),
     me_pool_drain_ttl_secs: num(g, 'me_pool_drain_ttl_secs', 90),
     hardswap: bool(g, 'hardswap', true),
+    me_hardswap_warmup_delay_min_ms: num(g, 'me_hardswap_warmup_delay_min_ms', 1000),
+    me_hardswap_warmup_delay_max_ms: num(g, 'me_hardswap_warmup_delay_max_ms', 2000),
+    me_hardswap_warmup_extra_passes: num(g, 'me_hardswap_warmup_extra_passes', 3),
+    me_hardswap_warmup_pass_backoff_base_ms: num(g, 'me_hardswap_warmup_pass_backoff_base_ms', 500),
   };
 
   const ipv4 = bool(net, 'ipv4', true);

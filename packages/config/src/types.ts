@@ -56,6 +56,12 @@ export interface GeneralConfig {
   readonly me_pool_drain_ttl_secs: number;
   /** A new ME generation takes new clients only once warm (else: immediate cut-over). */
   readonly hardswap: boolean;
+  /** Hardswap warm-up: each new writer dials a random [min, max] ms after the one before. */
+  readonly me_hardswap_warmup_delay_min_ms: number;
+  readonly me_hardswap_warmup_delay_max_ms: number;
+  /** Retries of a warming writer that failed, base * 2^n ms apart, before the usual back-off. */
+  readonly me_hardswap_warmup_extra_passes: number;
+  readonly me_hardswap_warmup_pass_backoff_base_ms: number;
 }
 
 export interface ListenerConfig {

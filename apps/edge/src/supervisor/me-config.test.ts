@@ -51,6 +51,9 @@ describe('ME config source', () => {
     assert.equal(s.poolSize, 3, 'ceil(5 / 2 workers)');
     assert.equal(s.secretHex, state.secret.toString('hex'));
     assert.equal(s.fallbackToDirect, true);
+    assert.deepEqual(s.warmup, { delayMinMs: 1000, delayMaxMs: 2000, extraPasses: 3, passBackoffBaseMs: 500 }, "telemt's defaults");
+    const set = buildMeSettings(cfg('me_hardswap_warmup_delay_min_ms = 300\nme_hardswap_warmup_delay_max_ms = 100\nme_hardswap_warmup_extra_passes = 0\nme_hardswap_warmup_pass_backoff_base_ms = 7'), m, 2, 443);
+    assert.deepEqual(set.warmup, { delayMinMs: 100, delayMaxMs: 300, extraPasses: 0, passBackoffBaseMs: 7 }, 'min above max: swapped');
   });
 
   it('falls back to the caches when the URLs fail, and keeps the last good table', async () => {

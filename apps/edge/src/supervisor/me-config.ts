@@ -440,5 +440,11 @@ export function buildMeSettings(config: EdgeConfig, m: MeInputs, workers: number
     publicPort,
     drainTtlMs: g.me_pool_drain_ttl_secs * 1000,
     hardswap: g.hardswap,
+    warmup: {
+      delayMinMs: Math.min(g.me_hardswap_warmup_delay_min_ms, g.me_hardswap_warmup_delay_max_ms),
+      delayMaxMs: Math.max(g.me_hardswap_warmup_delay_min_ms, g.me_hardswap_warmup_delay_max_ms),
+      extraPasses: g.me_hardswap_warmup_extra_passes,
+      passBackoffBaseMs: g.me_hardswap_warmup_pass_backoff_base_ms,
+    },
   };
 }

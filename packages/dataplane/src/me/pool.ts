@@ -114,6 +114,10 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
   /** Endpoint of the writer that dropped, to tell a same-endpoint restore from a fallback one. */
   lostEndpoint: string | undefined;
+  /** Waiting for its turn in a paced hardswap warm-up (settings.warmup): not dialed yet. */
+  queued: boolean;
+  /** Warm-up retries used (settings.warmup.extraPasses). */
+  warmPasses: number;
 }
 
 /** One generation's writers and the table + secret they were made with. */
@@ -137,6 +141,8 @@ interface DcGroup {
   readonly slots: Slot[];
   /** Endpoint key -> quarantined until (epoch ms). */
   readonly quarantine: Map<string, number>;
+  /** A slot ran out of warm-up retries (reported once). */
+  warmPassesSpent?: boolean;
 }
 
 /** Failed attempts in a row on the preferred family before a slot also tries the other one. */
@@ -187,6 +193,8 @@ export class MePool {
   private connLow = 0;
   private readonly connHigh = randomBytes(4).readUInt32LE(0);
   private closed = false;
+  /** When the next paced warm-up dial may go (settings.warmup). */
+  private warmDialAt = 0;
   private readonly writerEvents: MeWriterEvents;
 
   constructor(
@@ -227,9 +235,37 @@ export class MePool {
     if (this.closed) return;
     for (const gen of [this.active, this.warm]) {
       if (!gen) continue;
+      const paced = gen === this.warm && this.settings.warmup !== undefined;
       for (const [k, eps] of Object.entries(gen.endpoints)) {
         const dc = Number(k);
-        if (Number.isInteger(dc) && eps.length > 0) this.group(gen, dc, eps);
+        if (Number.isInteger(dc) && eps.length > 0) this.group(gen, dc, eps, paced);
+      }
+      if (paced) this.scheduleWarmDials(gen);
+    }
+  }
+
+  /**
+   * A paced warm-up (telemt's me_hardswap_warmup_*): the generation's queued slots dial one at a
+   * time, a random [delayMinMs, delayMaxMs] apart, every DC's first slot before any DC's second,
+   * so the swap's condition (a ready writer per DC) is met first and the MEs see no burst.
+   */
+  private scheduleWarmDials(gen: Generation): void {
+    const w = this.settings.warmup;
+    if (!w) return;
+    const groups = [...gen.groups.values()];
+    const most = Math.max(0, ...groups.map((g) => g.slots.length));
+    for (let i = 0; i < most; i++) {
+      for (const g of groups) {
+        const s = g.slots[i];
+        if (!s || !s.queued || s.timer !== undefined) continue;
+        const now = Date.now();
+        this.warmDialAt = Math.max(this.warmDialAt, now) + w.delayMinMs + Math.random() * (w.delayMaxMs - w.delayMinMs);
+        s.timer = setTimeout(() => {
+          s.timer = undefined;
+          s.queued = false;
+          this.connectSlot(g, s);
+        }, this.warmDialAt - now);
+        s.timer.unref();
       }
     }
   }
@@ -291,7 +327,7 @@ export class MePool {
     if (this.closed) return undefined;
     const r = this.resolveGen(dcId);
     if (!r) return undefined;
-    this.group(r.gen, r.target.dc, r.target.endpoints);
+    this.dialQueuedNow(this.group(r.gen, r.target.dc, r.target.endpoints));
     const now = this.pick(dcId);
     if (now) return now;
     if (!this.connecting(dcId)) return undefined;
@@ -337,17 +373,18 @@ export class MePool {
     set.add(b);
   }
 
-  /** Live writers per DC, for tests (`generation`: the pool's seq; `warm`: of the warming generation). */
-  snapshot(): { dc: number; endpoint: string; state: string; clients: number; draining: boolean; warm: boolean; generation: number }[] {
-    const out: { dc: number; endpoint: string; state: string; clients: number; draining: boolean; warm: boolean; generation: number }[] = [];
-    const add = (w: MeWriter, gen: MeGenerationStatus, warm: boolean): void => {
-      out.push({ dc: w.o.dc, endpoint: epKey(w.o.endpoint), state: w.state, clients: w.conns.size, draining: w.draining, warm, generation: gen.seq });
+  /** Live writers per DC, for tests (`generation`: the pool's seq; `warm`: of the warming generation; `slot`: -1 once draining). */
+  snapshot(): { dc: number; slot: number; endpoint: string; state: string; clients: number; draining: boolean; warm: boolean; generation: number }[] {
+    const out: { dc: number; slot: number; endpoint: string; state: string; clients: number; draining: boolean; warm: boolean; generation: number }[] = [];
+    const add = (w: MeWriter, gen: MeGenerationStatus, warm: boolean, slot: number): void => {
+      out.push({ dc: w.o.dc, slot, endpoint: epKey(w.o.endpoint), state: w.state, clients: w.conns.size, draining: w.draining, warm, generation: gen.seq });
     };
     for (const gen of [this.active, this.warm]) {
       if (!gen) continue;
-      for (const g of gen.groups.values()) for (const s of g.slots) if (s.writer) add(s.writer, genStatus(gen), gen === this.warm);
+      for (const g of gen.groups.values()) for (const s of g.slots) if (s.writer) add(s.writer, genStatus(gen), gen === this.warm, s.index);
     }
-    for (const [w, gen] of this.draining) add(w, gen, false);
+    // Draining writers left their slots.
+    for (const [w, gen] of this.draining) add(w, gen, false, -1);
     return out;
   }
 
@@ -535,15 +572,27 @@ export class MePool {
     gen.groups.clear();
   }
 
-  private group(gen: Generation, dc: number, endpoints: readonly DcEndpoint[]): DcGroup {
+  /** The DC's writer slots in `gen`, made (and dialed, unless `paced`: see scheduleWarmDials) on first use. */
+  private group(gen: Generation, dc: number, endpoints: readonly DcEndpoint[], paced = false): DcGroup {
     let g = gen.groups.get(dc);
     if (g) return g;
     const n = Math.max(1, this.settings.poolSize);
     g = { gen, dc, endpoints, fallback: gen.fallback[String(dc)] ?? [], slots: [], quarantine: new Map() };
-    for (let i = 0; i < n; i++) g.slots.push({ index: i, endpointIdx: i % endpoints.length, writer: undefined, attempt: 0, timer: undefined, lostEndpoint: undefined });
+    for (let i = 0; i < n; i++) g.slots.push({ index: i, endpointIdx: i % endpoints.length, writer: undefined, attempt: 0, timer: undefined, lostEndpoint: undefined, queued: paced, warmPasses: 0 });
     gen.groups.set(dc, g);
-    for (const s of g.slots) this.connectSlot(g, s);
+    if (!paced) for (const s of g.slots) this.connectSlot(g, s);
     return g;
+  }
+
+  /** A client waits on a DC whose slots are all still queued for a paced warm-up: one goes now. */
+  private dialQueuedNow(g: DcGroup): void {
+    if (g.slots.some((s) => s.writer !== undefined && s.writer.state !== 'closed')) return;
+    const s = g.slots.find((x) => x.queued);
+    if (!s) return;
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = undefined;
+    s.queued = false;
+    this.connectSlot(g, s);
   }
 
   /**
@@ -582,6 +631,24 @@ export class MePool {
   /** The group is of a generation in service (active or warming) and still its DC's group. */
   private live(g: DcGroup): boolean {
     return (g.gen === this.active || g.gen === this.warm) && g.gen.groups.get(g.dc) === g;
+  }
+
+  /**
+   * Back-off base for a slot's next try after a failure: while its generation warms, the warm-up
+   * passes (passBackoffBaseMs * 2^n, settings.warmup.extraPasses of them) and then, as telemt's
+   * warm-up gives up there, an event and the usual reconnect back-off.
+   */
+  private retryBaseMs(g: DcGroup, s: Slot): number {
+    const st = this.settings;
+    const w = st.warmup;
+    if (w !== undefined && g.gen === this.warm) {
+      if (s.warmPasses < w.extraPasses) return w.passBackoffBaseMs * 2 ** s.warmPasses++;
+      if (!g.warmPassesSpent) {
+        g.warmPassesSpent = true;
+        this.event('me_warmup_passes_spent', `dc=${g.dc} generation=${g.gen.seq}: a writer still failed after ${w.extraPasses} warm-up retries; it goes on with the usual back-off and the swap waits`);
+      }
+    }
+    return st.reconnectBaseMs * 2 ** Math.min(s.attempt, 20);
   }
 
   private connectSlot(g: DcGroup, s: Slot): void {
@@ -731,7 +798,7 @@ export class MePool {
       delay = st.reconnectBaseMs * (0.5 + Math.random() * 0.5);
     } else {
       s.attempt++;
-      const exp = Math.min(st.reconnectCapMs, st.reconnectBaseMs * 2 ** Math.min(s.attempt, 20));
+      const exp = Math.min(st.reconnectCapMs, this.retryBaseMs(g, s));
       delay = exp * (0.5 + Math.random() * 0.5);
       g.quarantine.set(key, Date.now() + delay);
       this.add(C.middleProxy.endpoint_quarantine_total);

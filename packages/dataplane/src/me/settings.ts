@@ -44,6 +44,18 @@ export interface MeWorkerSettings {
    * only once warm (see MePool). false: the old writers drain at once (immediate cut-over).
    */
   readonly hardswap: boolean;
+  /**
+   * Hardswap warm-up pacing (telemt's me_hardswap_warmup_*): a warming generation's writers dial
+   * one at a time, a random [delayMinMs, delayMaxMs] apart, the first writer of every DC before
+   * the second of any; one that fails is retried up to `extraPasses` times, passBackoffBaseMs *
+   * 2^n apart, before the usual reconnect back-off. Absent: they all dial at once.
+   */
+  readonly warmup?: {
+    readonly delayMinMs: number;
+    readonly delayMaxMs: number;
+    readonly extraPasses: number;
+    readonly passBackoffBaseMs: number;
+  };
 }
 
 export const ME_DEFAULTS = Object.freeze({

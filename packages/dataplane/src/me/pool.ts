@@ -289,6 +289,8 @@ export class MePool {
     }
     if (this.warm) this.retire(this.warm);
     this.warm = this.newGeneration(next);
+    // A retired warm-up's schedule does not hold this one back.
+    this.warmDialAt = 0;
     if (!next.hardswap || this.closed) {
       this.swap();
       return;

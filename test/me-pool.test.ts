@@ -332,6 +332,45 @@ describe('ME pool', () => {
     leg.destroy();
   });
 
+  it('hardswap warm-up pacing gives way where it would only delay service: a DC the old generation cannot serve, a swap with nothing to protect, new knobs', async () => {
+    const me = await startFakeMe();
+    cleanup.push(() => me.close());
+    const at = { host: me.host, port: me.port };
+    const dead = { host: '127.0.0.1', port: DEAD_PORT };
+    const slow = { delayMinMs: 10_000, delayMaxMs: 10_000, extraPasses: 0, passBackoffBaseMs: 50 };
+    const up = (pool: MePool, n: number, gen: number) => waitUntil(() => pool.snapshot().filter((w) => w.generation === gen && w.state === 'ready').length >= n, 4000, `${n} ready writers of generation ${gen}`);
+
+    // 1. The old table's DC 4 endpoint is dead, the new one fixes it: a client for DC 4 gets the
+    //    warming generation's writer now, not after DC 2's turn.
+    const a = new MePool(settings(me, { poolSize: 1, defaultDc: undefined, endpoints: { '2': [at], '4': [dead] } }), () => undefined);
+    cleanup.push(() => a.close());
+    a.warmUp();
+    await up(a, 1, 1);
+    a.update(settings(me, { poolSize: 1, generation: 'g2', defaultDc: undefined, endpoints: { '2': [at], '4': [at] }, warmup: slow }));
+    const w = await a.acquire(4);
+    assert.ok(w, 'DC 4 served by the warming generation');
+    assert.equal(a.status().generations.warm?.seq, 2, 'still warming: DC 2 waits its turn');
+
+    // 2. Nothing to protect: the generation in force has no ready writer at all, so the swap is
+    //    immediate and every queued writer dials at once.
+    const b = new MePool(settings(me, { poolSize: 2, endpoints: { '1': [dead], '2': [dead] } }), () => undefined);
+    cleanup.push(() => b.close());
+    b.warmUp();
+    b.update(settings(me, { poolSize: 2, generation: 'g2', endpoints: { '1': [at], '2': [at] }, warmup: slow }));
+    assert.equal(b.status().generations.active.seq, 2);
+    await up(b, 4, 2);
+
+    // 3. The knobs change during a warm-up (hot reload): the queued writers take the new pacing.
+    const c = new MePool(settings(me, { poolSize: 2, endpoints: { '1': [at], '2': [at] } }), () => undefined);
+    cleanup.push(() => c.close());
+    c.warmUp();
+    await up(c, 4, 1);
+    const s2 = settings(me, { poolSize: 2, generation: 'g2', endpoints: { '1': [at], '2': [at] }, warmup: slow });
+    c.update(s2);
+    c.update({ ...s2, warmup: { ...slow, delayMinMs: 20, delayMaxMs: 20 } });
+    await up(c, 4, 2);
+  });
+
   it('hardswap warm-up retries: a failing new writer retries passBackoffBaseMs * 2^n apart, then reports it and backs off as usual', async () => {
     const me = await startFakeMe();
     cleanup.push(() => me.close());
@@ -349,7 +388,7 @@ describe('ME pool', () => {
     const spent = events.find((e) => e.text.startsWith('me_warmup_passes_spent'))!;
     // Two retries, at least half of base and of 2 * base apart (jitter is 0.5-1x), then the third failure reports.
     assert.ok(spent.at - t1 >= 0.5 * base + base - 5, `reported ${spent.at - t1} ms after the update`);
-    assert.equal(events.filter((e) => e.text.startsWith('me_writer_down') && e.at > t1).length, 3, 'three failed dials: the first and two retries');
+    assert.equal(events.filter((e) => e.text.startsWith('me_writer_down') && e.at > t1 && e.at <= spent.at).length, 3, 'three failed dials: the first and two retries');
     assert.equal(pool.status().generations.active.seq, 1, 'the swap waits; the old generation serves');
     assert.ok(pool.hasReadyWriter(2));
   });

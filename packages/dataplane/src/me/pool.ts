@@ -156,6 +156,8 @@ const epKey = (e: DcEndpoint): string => (e.host.includes(':') ? `[${e.host}]:${
 const genStatus = (g: Generation): MeGenerationStatus => ({ seq: g.seq, id: g.id, dcs: Object.values(g.endpoints).filter((e) => e.length > 0).length });
 
 const hasReady = (g: DcGroup | undefined): boolean => g !== undefined && g.slots.some((s) => s.writer !== undefined && s.writer.state === 'ready' && !s.writer.draining);
+/** A writer of the group is up or on its way up. */
+const hasLive = (g: DcGroup): boolean => g.slots.some((s) => s.writer !== undefined && s.writer.state !== 'closed');
 
 /** The ME DC of `gen`'s table serving a client DC: exact, then |dc| (media -> main), then `default`. */
 function resolveIn(gen: Generation, dcId: number): { dc: number; endpoints: readonly DcEndpoint[] } | undefined {
@@ -276,9 +278,11 @@ export class MePool {
    * and the new ones start on demand.
    */
   update(next: MeWorkerSettings): void {
+    const prevWarmup = this.settings.warmup;
     this.settings = next;
     if (this.warm && next.generation === this.warm.id) {
       if (!next.hardswap) this.swap();
+      else if (JSON.stringify(next.warmup) !== JSON.stringify(prevWarmup)) this.reschedule(this.warm);
       return;
     }
     if (next.generation === this.active.id) {
@@ -329,7 +333,15 @@ export class MePool {
     if (this.closed) return undefined;
     const r = this.resolveGen(dcId);
     if (!r) return undefined;
-    this.dialQueuedNow(this.group(r.gen, r.target.dc, r.target.endpoints));
+    const g = this.group(r.gen, r.target.dc, r.target.endpoints);
+    this.dialQueuedNow(g);
+    if (this.warm && r.gen !== this.warm && !hasLive(g)) {
+      // The active generation has nothing for this DC now: the warming one serves it (see the
+      // file comment), so its queued writer does not wait its turn either.
+      const t = resolveIn(this.warm, dcId);
+      const wg = t && this.warm.groups.get(t.dc);
+      if (wg) this.dialQueuedNow(wg);
+    }
     const now = this.pick(dcId);
     if (now) return now;
     if (!this.connecting(dcId)) return undefined;
@@ -542,6 +554,9 @@ export class MePool {
     this.warm = undefined;
     this.active = next;
     this.retire(prev);
+    // Swapped with nothing to protect for a DC (no ready writer of it in either generation, e.g.
+    // the first inputs, or every old writer dead): pacing would only delay its service.
+    for (const g of next.groups.values()) if (!hasReady(g)) for (const s of g.slots) if (s.queued) this.dialNow(g, s);
     this.add(C.pool.pool_swap_total);
     this.event('me_generation_applied', `generation=${next.seq} id=${next.id.slice(0, 12)} warmup_ms=${Date.now() - next.sinceMs}`);
     this.wake();
@@ -586,11 +601,29 @@ export class MePool {
     return g;
   }
 
+  /** The warm-up knobs changed mid-warm-up (hot reload): the queued slots take the new pacing. */
+  private reschedule(gen: Generation): void {
+    for (const g of gen.groups.values()) {
+      for (const s of g.slots) {
+        if (!s.queued || !s.timer) continue;
+        clearTimeout(s.timer);
+        s.timer = undefined;
+        if (!this.settings.warmup) this.dialNow(g, s);
+      }
+    }
+    this.warmDialAt = 0;
+    this.scheduleWarmDials(gen);
+  }
+
   /** A client waits on a DC whose slots are all still queued for a paced warm-up: one goes now. */
   private dialQueuedNow(g: DcGroup): void {
-    if (g.slots.some((s) => s.writer !== undefined && s.writer.state !== 'closed')) return;
+    if (hasLive(g)) return;
     const s = g.slots.find((x) => x.queued);
-    if (!s) return;
+    if (s) this.dialNow(g, s);
+  }
+
+  /** A queued slot (paced warm-up) dials without waiting its turn. */
+  private dialNow(g: DcGroup, s: Slot): void {
     if (s.timer) clearTimeout(s.timer);
     s.timer = undefined;
     s.queued = false;
@@ -647,7 +680,7 @@ export class MePool {
       if (s.warmPasses < w.extraPasses) return w.passBackoffBaseMs * 2 ** s.warmPasses++;
       if (!g.warmPassesSpent) {
         g.warmPassesSpent = true;
-        this.event('me_warmup_passes_spent', `dc=${g.dc} generation=${g.gen.seq}: a writer still failed after ${w.extraPasses} warm-up retries; it goes on with the usual back-off and the swap waits`);
+        this.event('me_warmup_passes_spent', `dc=${g.dc} generation=${g.gen.seq}: a writer still failed after ${w.extraPasses} warm-up retries; it goes on with the usual back-off`);
       }
     }
     return st.reconnectBaseMs * 2 ** Math.min(s.attempt, 20);
@@ -702,6 +735,7 @@ export class MePool {
       at.s.lostEndpoint = undefined;
     }
     at.g.quarantine.delete(epKey(w.o.endpoint));
+    at.s.warmPasses = 0;
     if (at.g.gen === this.warm) this.checkWarm();
     this.wake();
   }

@@ -112,6 +112,11 @@ export const RPC_ANS_CONN_ID_AT = RPC_PACKET_BODY_AT + 8;
 /** ...and the payload, which runs up to the packet's CRC. */
 export const RPC_ANS_PAYLOAD_AT = RPC_PACKET_BODY_AT + 16;
 
+/** A whole packet's body (between its length and seq words and its CRC), as a view. */
+export function rpcPacketBody(packet: Buffer): Buffer {
+  return packet.subarray(RPC_PACKET_BODY_AT, packet.length - 4);
+}
+
 export interface RpcPacket {
   readonly seq: number;
   /** A view into the input (no copy). */
@@ -193,7 +198,7 @@ export class RpcPacketReader {
   /** Next packet, or null when more bytes are needed. Throws MeProtocolError on any violation. */
   next(): RpcPacket | null {
     const p = this.nextPacket();
-    return p === null ? null : { seq: this.lastSeq, body: p.subarray(RPC_PACKET_BODY_AT, p.length - 4) };
+    return p === null ? null : { seq: this.lastSeq, body: rpcPacketBody(p) };
   }
 
   /**

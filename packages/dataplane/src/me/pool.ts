@@ -14,7 +14,7 @@
  * DC the active generation cannot serve takes the warming generation's ready writers.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeMeMessage, encodeCloseConn, RPC_ANS_CONN_ID_AT, RPC_ANS_PAYLOAD_AT, RPC_PACKET_BODY_AT, type MeMessage } from '@mtedge/protocol';
+import { decodeMeMessage, encodeCloseConn, RPC_ANS_CONN_ID_AT, RPC_ANS_PAYLOAD_AT, rpcPacketBody, type MeMessage } from '@mtedge/protocol';
 import { C, type WorkerStats } from '@mtedge/stats';
 import type { DcEndpoint } from '../settings.js';
 import type { MeWorkerSettings } from './settings.js';
@@ -262,11 +262,7 @@ export class MePool {
         if (!s || !s.queued || s.timer !== undefined) continue;
         const now = Date.now();
         this.warmDialAt = Math.max(this.warmDialAt, now) + w.delayMinMs + Math.random() * (w.delayMaxMs - w.delayMinMs);
-        s.timer = setTimeout(() => {
-          s.timer = undefined;
-          s.queued = false;
-          this.connectSlot(g, s);
-        }, this.warmDialAt - now);
+        s.timer = setTimeout(() => this.dialNow(g, s), this.warmDialAt - now);
         s.timer.unref();
       }
     }
@@ -747,7 +743,7 @@ export class MePool {
   private onAnswer(w: MeWriter, packet: Buffer): void {
     const b = this.registry.get(packet.readUInt32LE(RPC_ANS_CONN_ID_AT));
     if (b === undefined || b.writer !== w || packet.readUInt32LE(RPC_ANS_CONN_ID_AT + 4) !== this.connHigh) {
-      return this.onMessage(w, decodeMeMessage(packet.subarray(RPC_PACKET_BODY_AT, packet.length - 4)));
+      return this.onMessage(w, decodeMeMessage(rpcPacketBody(packet)));
     }
     const n = packet.length - RPC_ANS_PAYLOAD_AT - 4;
     this.add(C.middleProxy.d2c_data_frames_total);

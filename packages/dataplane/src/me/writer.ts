@@ -13,6 +13,7 @@ import {
   RPC_PROXY_ANS,
   RPC_ANS_PAYLOAD_AT,
   RPC_PACKET_BODY_AT,
+  rpcPacketBody,
   applyCbcMany,
   type BlockCipher,
   RPC_CRYPTO_AES,
@@ -89,11 +90,6 @@ export interface MeWriterEvents {
   answer(w: MeWriter, packet: Buffer): void;
   drain(w: MeWriter): void;
   closed(w: MeWriter, err: MeWriterError | undefined): void;
-}
-
-/** An RPC packet's body (between its length and seq words and its CRC). */
-function bodyOf(packet: Buffer): Buffer {
-  return packet.subarray(RPC_PACKET_BODY_AT, packet.length - 4);
 }
 
 function ip4Of(addr: string | undefined): Buffer | undefined {
@@ -220,9 +216,9 @@ export class MeWriter {
       this.stream.push(d);
       this.awaitingSince = undefined;
       for (let p = this.stream.nextPacket(); p !== null; p = this.stream.nextPacket()) {
-        if (this.state !== 'ready') this.onHandshakePacket(this.stream.lastSeq, bodyOf(p));
+        if (this.state !== 'ready') this.onHandshakePacket(this.stream.lastSeq, rpcPacketBody(p));
         else if (p.length >= RPC_ANS_PAYLOAD_AT + 4 && p.readUInt32LE(RPC_PACKET_BODY_AT) === RPC_PROXY_ANS) this.events.answer(this, p);
-        else this.onMessage(decodeMeMessage(bodyOf(p)));
+        else this.onMessage(decodeMeMessage(rpcPacketBody(p)));
         if ((this.state as MeWriterState) === 'closed') return;
       }
     } catch (err) {

@@ -38,6 +38,11 @@ function settings(me: FakeMe, over: Partial<MeWorkerSettings> = {}): MeWorkerSet
   };
 }
 
+/** Waits for `n` ready writers of the pool's generation `gen`. */
+function readyWriters(pool: MePool, n: number, gen: number, timeoutMs = 4000): Promise<void> {
+  return waitUntil(() => pool.snapshot().filter((w) => w.generation === gen && w.state === 'ready').length >= n, timeoutMs, `${n} ready writers of generation ${gen}`);
+}
+
 const user = { name: 'alice', slot: 0, secretHex: '00'.repeat(16), enabled: true, expiresAtMs: undefined, quotaBytes: 0, maxTcpConns: 0, maxUniqueIps: 0, sourceDeny: [], adTag: AD_TAG, secret: Buffer.alloc(16), denyNets: [] } as unknown as CompiledUser;
 
 interface Probe {
@@ -289,7 +294,7 @@ describe('ME pool', () => {
     const pool = new MePool(s1, () => undefined);
     cleanup.push(() => pool.close());
     pool.warmUp();
-    await waitUntil(() => pool.snapshot().filter((w) => w.state === 'ready').length === 4, 3000, 'the first generation up');
+    await readyWriters(pool, 4, 1, 3000);
     const spacing = 150;
     const t0 = Date.now();
     pool.update(settings(newMe, { poolSize: 2, generation: 'g2', endpoints: both(newMe), warmup: { delayMinMs: spacing, delayMaxMs: spacing, extraPasses: 0, passBackoffBaseMs: 50 } }));
@@ -319,7 +324,7 @@ describe('ME pool', () => {
     cleanup.push(() => pool.close());
     const up = new MeUpstream(pool);
     pool.warmUp();
-    await waitUntil(() => pool.snapshot().some((w) => w.state === 'ready'), 3000, 'the first generation up');
+    await readyWriters(pool, 1, 1, 3000);
     // Ten seconds between paced dials: only the client's own DC may jump the queue.
     const slow = { delayMinMs: 10_000, delayMaxMs: 10_000, extraPasses: 0, passBackoffBaseMs: 50 };
     pool.update(settings(me, { poolSize: 1, generation: 'g2', defaultDc: undefined, endpoints: { ...s1.endpoints, '4': [{ host: me.host, port: me.port }] }, warmup: slow }));
@@ -338,14 +343,13 @@ describe('ME pool', () => {
     const at = { host: me.host, port: me.port };
     const dead = { host: '127.0.0.1', port: DEAD_PORT };
     const slow = { delayMinMs: 10_000, delayMaxMs: 10_000, extraPasses: 0, passBackoffBaseMs: 50 };
-    const up = (pool: MePool, n: number, gen: number) => waitUntil(() => pool.snapshot().filter((w) => w.generation === gen && w.state === 'ready').length >= n, 4000, `${n} ready writers of generation ${gen}`);
 
     // 1. The old table's DC 4 endpoint is dead, the new one fixes it: a client for DC 4 gets the
     //    warming generation's writer now, not after DC 2's turn.
     const a = new MePool(settings(me, { poolSize: 1, defaultDc: undefined, endpoints: { '2': [at], '4': [dead] } }), () => undefined);
     cleanup.push(() => a.close());
     a.warmUp();
-    await up(a, 1, 1);
+    await readyWriters(a, 1, 1);
     a.update(settings(me, { poolSize: 1, generation: 'g2', defaultDc: undefined, endpoints: { '2': [at], '4': [at] }, warmup: slow }));
     const w = await a.acquire(4);
     assert.ok(w, 'DC 4 served by the warming generation');
@@ -358,17 +362,17 @@ describe('ME pool', () => {
     b.warmUp();
     b.update(settings(me, { poolSize: 2, generation: 'g2', endpoints: { '1': [at], '2': [at] }, warmup: slow }));
     assert.equal(b.status().generations.active.seq, 2);
-    await up(b, 4, 2);
+    await readyWriters(b, 4, 2);
 
     // 3. The knobs change during a warm-up (hot reload): the queued writers take the new pacing.
     const c = new MePool(settings(me, { poolSize: 2, endpoints: { '1': [at], '2': [at] } }), () => undefined);
     cleanup.push(() => c.close());
     c.warmUp();
-    await up(c, 4, 1);
+    await readyWriters(c, 4, 1);
     const s2 = settings(me, { poolSize: 2, generation: 'g2', endpoints: { '1': [at], '2': [at] }, warmup: slow });
     c.update(s2);
     c.update({ ...s2, warmup: { ...slow, delayMinMs: 20, delayMaxMs: 20 } });
-    await up(c, 4, 2);
+    await readyWriters(c, 4, 2);
   });
 
   it('hardswap warm-up retries: a failing new writer retries passBackoffBaseMs * 2^n apart, then reports it and backs off as usual', async () => {
@@ -380,7 +384,7 @@ describe('ME pool', () => {
     const pool = new MePool(s1, (t, c) => events.push({ at: Date.now() - t0, text: `${t} ${c}` }));
     cleanup.push(() => pool.close());
     pool.warmUp();
-    await waitUntil(() => pool.snapshot().some((w) => w.state === 'ready'), 3000, 'the first generation up');
+    await readyWriters(pool, 1, 1, 3000);
     const base = 120;
     const t1 = Date.now() - t0;
     pool.update(settings(me, { poolSize: 1, generation: 'g2', endpoints: { '2': [{ host: '127.0.0.1', port: DEAD_PORT }] }, warmup: { delayMinMs: 0, delayMaxMs: 0, extraPasses: 2, passBackoffBaseMs: base } }));
